@@ -1,0 +1,653 @@
+/*
+ * results_sqlite.c - backend "sqlite": result documents in one SQLite file
+ * (WAL), table `results`, one row per audio key.
+ *
+ * Status, progress, error reason, metadata and timestamps are columns; the
+ * result fields are one JSON text (`doc`).  get() builds the merged document:
+ * the column values first (audio_key, status, stage_percent, created_at,
+ * updated_at, error, patient_id, filename), then every document field whose
+ * name is not one of those, so the columns always win.
+ *
+ * list() pages newest first by (created_at_ms, key); the cursor is the
+ * base64url text of "<created_at_ms>:<key>" of the last item returned.
+ *
+ * Text is stored as given; strings that are not valid UTF-8 are refused at
+ * insert (metadata) or repaired with U+FFFD (error reasons), so the JSON we
+ * produce is always valid.
+ *
+ * The database may be shared with the queue: this file only touches
+ * `results` and its own row in `scribe_schema`.  One connection per handle,
+ * used under the handle's mutex.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "results/results.h"
+#include "storage/storage.h"
+
+#define SCHEMA_COMPONENT "results"
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+#define CURSOR_MAX 2048
+
+typedef struct sr_results {
+  scribe_results base;
+  sqlite3 *db;
+  pthread_mutex_t mu;
+} sr_results;
+
+extern const scribe_results_backend scribe_results_sqlite;
+
+/* Column-backed names in the merged document, in output order. */
+static const char *const column_fields[] = {
+    "audio_key", "status", "stage_percent", "created_at", "updated_at",
+    "error",     "patient_id", "filename",  NULL,
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int map_sqlite(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return SCRIBE_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return SCRIBE_EAGAIN;
+    case SQLITE_NOMEM: return SCRIBE_ENOMEM;
+    default: return SCRIBE_EIO;
+  }
+}
+
+static int fail_sql(sr_results *r, int rc, const char *op) {
+  LOG_WARN("results sqlite: %s: %s (%d)", op, sqlite3_errmsg(r->db), rc);
+  return map_sqlite(rc);
+}
+
+static int exec_sql(sr_results *r, const char *sql, const char *op) {
+  int rc = sqlite3_exec(r->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? SCRIBE_OK : fail_sql(r, rc, op);
+}
+
+static int prepare(sr_results *r, const char *sql, sqlite3_stmt **st) {
+  int rc = sqlite3_prepare_v2(r->db, sql, -1, st, NULL);
+  if (rc != SQLITE_OK) {
+    *st = NULL;
+    return fail_sql(r, rc, "prepare");
+  }
+  return SCRIBE_OK;
+}
+
+/* Steps a statement that returns no row and finalizes it. */
+static int step_done(sr_results *r, sqlite3_stmt *st, const char *op) {
+  int s = sqlite3_step(st);
+  int rc = s == SQLITE_DONE ? SCRIBE_OK : fail_sql(r, s, op);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 when the
+ * bytes there are not one (overlong forms, surrogates and values above
+ * U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  uint32_t cp, min;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2, cp = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, cp = c & 0x0F, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+static bool utf8_valid(const char *s) {
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+    if (!k) return false;
+    i += k;
+  }
+  return true;
+}
+
+/* Copy of s with every byte that is not part of a well-formed sequence
+ * replaced by U+FFFD; the caller free()s it.  NULL when out of memory. */
+static char *utf8_repair(const char *s) {
+  size_t n = strlen(s);
+  if (n > (SIZE_MAX - 1) / 3) return NULL;
+  char *out = malloc(3 * n + 1);
+  if (!out) return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+    if (k) {
+      memcpy(out + o, s + i, k);
+      o += k;
+      i += k;
+    } else {
+      memcpy(out + o, "\xEF\xBF\xBD", 3);
+      o += 3;
+      i++;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* JSON string for a column value: null for NULL, repaired when needed. */
+static json_t *json_text(const unsigned char *s) {
+  if (!s) return json_null();
+  json_t *j = json_string((const char *)s);
+  if (j) return j;
+  char *fixed = utf8_repair((const char *)s);
+  j = fixed ? json_string(fixed) : NULL;
+  free(fixed);
+  return j;
+}
+
+/* RFC 3339 UTC with milliseconds: 2024-05-01T12:34:56.789Z */
+static json_t *json_time(int64_t ms) {
+  time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  int milli = (int)(ms - (int64_t)secs * 1000);
+  struct tm tm;
+  char buf[96]; /* room for any int the compiler can imagine */
+  if (!gmtime_r(&secs, &tm)) return json_null();
+  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+  return json_string(buf);
+}
+
+/* Adds name=value to obj, stealing value; SCRIBE_ENOMEM on failure. */
+static int put(json_t *obj, const char *name, json_t *value) {
+  if (!value) return SCRIBE_ENOMEM;
+  return json_object_set_new(obj, name, value) == 0 ? SCRIBE_OK : SCRIBE_ENOMEM;
+}
+
+/* ---- cursors: base64url("<ms>:<key>") ---------------------------------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *cursor_encode(int64_t ms, const char *key) {
+  char raw[32 + SCRIBE_STORAGE_KEY_MAX];
+  int n = snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, key);
+  if (n < 0 || (size_t)n >= sizeof(raw)) return NULL;
+  size_t len = (size_t)n;
+  char *out = malloc((len + 2) / 3 * 4 + 1);
+  if (!out) return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
+    if (i + 1 < len) v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
+    if (i + 2 < len) v |= (unsigned char)raw[i + 2];
+    out[o++] = b64[(v >> 18) & 63];
+    out[o++] = b64[(v >> 12) & 63];
+    if (i + 1 < len) out[o++] = b64[(v >> 6) & 63];
+    if (i + 2 < len) out[o++] = b64[v & 63];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static int b64_value(char c) {
+  const char *p = c ? strchr(b64, c) : NULL;
+  return p ? (int)(p - b64) : -1;
+}
+
+/* Parses a cursor into ms and key (key has SCRIBE_STORAGE_KEY_MAX+1 bytes).
+ * SCRIBE_EINVAL for anything we did not produce. */
+static int cursor_decode(const char *cur, int64_t *ms, char *key) {
+  size_t n = strnlen(cur, CURSOR_MAX + 1);
+  if (n == 0 || n > CURSOR_MAX || n % 4 == 1) return SCRIBE_EINVAL;
+  unsigned char raw[CURSOR_MAX];
+  size_t len = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    int v = b64_value(cur[i]);
+    if (v < 0) return SCRIBE_EINVAL;
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      raw[len++] = (unsigned char)(acc >> bits);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  if (acc != 0) return SCRIBE_EINVAL; /* non-canonical trailing bits */
+  size_t i = 0;
+  int64_t v = 0;
+  while (i < len && raw[i] >= '0' && raw[i] <= '9') {
+    if (i >= 15) return SCRIBE_EINVAL; /* more digits than any epoch ms */
+    v = v * 10 + (raw[i] - '0');
+    i++;
+  }
+  if (i == 0 || i >= len || raw[i] != ':') return SCRIBE_EINVAL;
+  size_t klen = len - i - 1;
+  if (klen == 0 || klen > SCRIBE_STORAGE_KEY_MAX) return SCRIBE_EINVAL;
+  memcpy(key, raw + i + 1, klen);
+  key[klen] = '\0';
+  if (!scribe_storage_key_valid(key)) return SCRIBE_EINVAL;
+  *ms = v;
+  return SCRIBE_OK;
+}
+
+/* WAL (readers never block the writer) and synchronous=FULL (a commit
+ * survives power loss, not only a crash).  Switching a new database to WAL
+ * takes a lock that does not go through the busy handler, so when several
+ * processes open a fresh file at once, retry here for a while. */
+static int configure_db(sqlite3 *db) {
+  int64_t give_up = mono_ms() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                          NULL);
+    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) return rc;
+    if (mono_ms() > give_up) return rc;
+    struct timespec nap = {0, 5 * 1000000L};
+    nanosleep(&nap, NULL);
+  }
+}
+
+/* ---- schema ----------------------------------------------------------- */
+
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS results("
+    " key TEXT PRIMARY KEY NOT NULL,"
+    " status TEXT NOT NULL,"
+    " percent INTEGER NOT NULL DEFAULT 0,"
+    " error TEXT,"
+    " patient_id TEXT,"
+    " owner TEXT,"
+    " filename TEXT,"
+    " created_at_ms INTEGER NOT NULL,"
+    " updated_at_ms INTEGER NOT NULL,"
+    " doc TEXT);"
+    "CREATE INDEX IF NOT EXISTS results_created ON results(created_at_ms, key);"
+    "CREATE INDEX IF NOT EXISTS results_status_created ON results(status, created_at_ms, key);";
+
+static void rollback(sr_results *r) {
+  if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Creates or checks the table in one write transaction; the version lives
+ * in the shared table scribe_schema, one row per component. */
+static int ensure_schema(sr_results *r, char *err, size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec_sql(r, "BEGIN IMMEDIATE", "begin");
+  if (rc) goto fail;
+  rc = exec_sql(r,
+                "CREATE TABLE IF NOT EXISTS scribe_schema("
+                " component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+                "create schema table");
+  if (rc) goto fail;
+  rc = prepare(r, "SELECT version FROM scribe_schema WHERE component=?1", &st);
+  if (rc) goto fail;
+  sqlite3_bind_text(st, 1, SCHEMA_COMPONENT, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  int version = 0;
+  if (s == SQLITE_ROW) {
+    version = sqlite3_column_int(st, 0);
+  } else if (s != SQLITE_DONE) {
+    rc = fail_sql(r, s, "read schema version");
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (version > SCHEMA_VERSION) {
+    snprintf(err, errlen,
+             "results sqlite: database schema version %d is newer than this program's (%d)",
+             version, SCHEMA_VERSION);
+    rc = SCRIBE_ECONFIG;
+    goto fail;
+  }
+  if (version < SCHEMA_VERSION) {
+    rc = exec_sql(r, schema_v1, "create tables");
+    if (rc) goto fail;
+    rc = exec_sql(r,
+                  "INSERT OR REPLACE INTO scribe_schema(component, version)"
+                  " VALUES('" SCHEMA_COMPONENT "', 1)",
+                  "write schema version");
+    if (rc) goto fail;
+  }
+  rc = exec_sql(r, "COMMIT", "commit");
+  if (rc) goto fail;
+  return SCRIBE_OK;
+
+fail:
+  sqlite3_finalize(st);
+  rollback(r);
+  if (err && errlen && !err[0])
+    snprintf(err, errlen, "results sqlite: cannot set up tables: %s", scribe_strerror(rc));
+  return rc;
+}
+
+/* ---- create / free ---------------------------------------------------- */
+
+static void sr_free(scribe_results *base) {
+  sr_results *r = (sr_results *)base;
+  if (r->db) sqlite3_close_v2(r->db);
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+}
+
+static scribe_results *sr_create(const scribe_results_params *p, char *err, size_t errlen) {
+  if (!p->path || !p->path[0]) {
+    snprintf(err, errlen, "results sqlite: database path is not set");
+    return NULL;
+  }
+  sr_results *r = calloc(1, sizeof(*r));
+  if (!r) {
+    snprintf(err, errlen, "results sqlite: out of memory");
+    return NULL;
+  }
+  r->base.backend = &scribe_results_sqlite;
+  pthread_mutex_init(&r->mu, NULL);
+  int rc = sqlite3_open_v2(p->path, &r->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK) {
+    snprintf(err, errlen, "results sqlite: cannot open %s: %s", p->path,
+             r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+    goto fail;
+  }
+  sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes(r->db, 1);
+  rc = configure_db(r->db);
+  if (rc != SQLITE_OK) {
+    snprintf(err, errlen, "results sqlite: cannot configure %s: %s", p->path,
+             sqlite3_errmsg(r->db));
+    goto fail;
+  }
+  if (ensure_schema(r, err, errlen)) goto fail;
+  return &r->base;
+
+fail:
+  sr_free(&r->base);
+  return NULL;
+}
+
+/* ---- operations ------------------------------------------------------- */
+
+static int sr_insert(scribe_results *base, const char *key, const scribe_record_meta *meta) {
+  sr_results *r = (sr_results *)base;
+  if ((meta->patient_id && !utf8_valid(meta->patient_id)) ||
+      (meta->owner && !utf8_valid(meta->owner)) ||
+      (meta->filename && !utf8_valid(meta->filename)))
+    return SCRIBE_EINVAL;
+  sqlite3_stmt *st = NULL;
+  int64_t now = now_ms();
+  pthread_mutex_lock(&r->mu);
+  int rc = prepare(r,
+                   "INSERT INTO results(key, status, percent, patient_id, owner, filename,"
+                   " created_at_ms, updated_at_ms) VALUES(?1, ?2, 0, ?3, ?4, ?5, ?6, ?6)"
+                   " ON CONFLICT(key) DO NOTHING",
+                   &st);
+  if (rc) goto out;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scribe_status_name(SCRIBE_STATUS_UPLOADED), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, meta->patient_id, -1, SQLITE_STATIC); /* NULL binds NULL */
+  sqlite3_bind_text(st, 4, meta->owner, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, meta->filename, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 6, now);
+  rc = step_done(r, st, "insert");
+  if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_EEXISTS;
+out:
+  pthread_mutex_unlock(&r->mu);
+  return rc;
+}
+
+static bool is_column_field(const char *name) {
+  for (size_t i = 0; column_fields[i]; i++)
+    if (strcmp(column_fields[i], name) == 0) return true;
+  return false;
+}
+
+static int sr_get(scribe_results *base, const char *key, json_t **doc) {
+  sr_results *r = (sr_results *)base;
+  sqlite3_stmt *st = NULL;
+  json_t *merged = NULL, *fields = NULL;
+  pthread_mutex_lock(&r->mu);
+  int rc = prepare(r,
+                   "SELECT status, percent, created_at_ms, updated_at_ms, error, patient_id,"
+                   " filename, doc FROM results WHERE key=?1",
+                   &st);
+  if (rc) goto out;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_DONE) {
+    rc = SCRIBE_ENOTFOUND;
+    goto out;
+  }
+  if (s != SQLITE_ROW) {
+    rc = fail_sql(r, s, "get");
+    goto out;
+  }
+  merged = json_object();
+  if (!merged) {
+    rc = SCRIBE_ENOMEM;
+    goto out;
+  }
+  if ((rc = put(merged, "audio_key", json_string(key))) ||
+      (rc = put(merged, "status", json_text(sqlite3_column_text(st, 0)))) ||
+      (rc = put(merged, "stage_percent", json_integer(sqlite3_column_int(st, 1)))) ||
+      (rc = put(merged, "created_at", json_time(sqlite3_column_int64(st, 2)))) ||
+      (rc = put(merged, "updated_at", json_time(sqlite3_column_int64(st, 3)))) ||
+      (rc = put(merged, "error", json_text(sqlite3_column_text(st, 4)))) ||
+      (rc = put(merged, "patient_id", json_text(sqlite3_column_text(st, 5)))) ||
+      (rc = put(merged, "filename", json_text(sqlite3_column_text(st, 6)))))
+    goto out;
+  const char *text = (const char *)sqlite3_column_text(st, 7);
+  if (text) {
+    json_error_t jerr;
+    fields = json_loads(text, JSON_ALLOW_NUL, &jerr);
+    if (!json_is_object(fields)) {
+      /* Never expected: we only store objects.  Serve the columns. */
+      LOG_WARN("results sqlite: stored document is not a JSON object (line %d)", jerr.line);
+    } else {
+      const char *name;
+      json_t *value;
+      json_object_foreach(fields, name, value) {
+        if (is_column_field(name)) continue;
+        if (json_object_set(merged, name, value) != 0) {
+          rc = SCRIBE_ENOMEM;
+          goto out;
+        }
+      }
+    }
+  }
+  *doc = merged;
+  merged = NULL;
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&r->mu);
+  json_decref(fields);
+  json_decref(merged);
+  return rc;
+}
+
+static int sr_set_status(scribe_results *base, const char *key, scribe_status status,
+                         int percent, const char *error) {
+  sr_results *r = (sr_results *)base;
+  sqlite3_stmt *st = NULL;
+  char *fixed = NULL;
+  if (error && !utf8_valid(error)) {
+    fixed = utf8_repair(error);
+    if (!fixed) return SCRIBE_ENOMEM;
+    error = fixed;
+  }
+  pthread_mutex_lock(&r->mu);
+  int rc = prepare(r,
+                   "UPDATE results SET status=?2,"
+                   " percent=CASE WHEN ?3 < 0 THEN percent ELSE ?3 END,"
+                   " error=?4, updated_at_ms=?5 WHERE key=?1",
+                   &st);
+  if (rc) goto out;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scribe_status_name(status), -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, percent);
+  sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, now_ms());
+  rc = step_done(r, st, "set status");
+  if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
+out:
+  pthread_mutex_unlock(&r->mu);
+  free(fixed);
+  return rc;
+}
+
+static int sr_put_result(scribe_results *base, const char *key, json_t *fields) {
+  sr_results *r = (sr_results *)base;
+  sqlite3_stmt *st = NULL;
+  char *text = json_dumps(fields, JSON_COMPACT);
+  if (!text) return SCRIBE_ENOMEM;
+  pthread_mutex_lock(&r->mu);
+  int rc = prepare(r,
+                   "UPDATE results SET status=?2, percent=100, error=NULL, doc=?3,"
+                   " updated_at_ms=?4 WHERE key=?1",
+                   &st);
+  if (rc) goto out;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scribe_status_name(SCRIBE_STATUS_COMPLETED), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, now_ms());
+  rc = step_done(r, st, "put result");
+  if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
+out:
+  pthread_mutex_unlock(&r->mu);
+  free(text);
+  return rc;
+}
+
+static int sr_list(scribe_results *base, int status, const char *cursor, int limit,
+                   json_t **items, char **next_cursor) {
+  sr_results *r = (sr_results *)base;
+  sqlite3_stmt *st = NULL;
+  json_t *arr = NULL;
+  int64_t after_ms = 0;
+  char after_key[SCRIBE_STORAGE_KEY_MAX + 1];
+  char last_key[SCRIBE_STORAGE_KEY_MAX + 1];
+  int64_t last_ms = 0;
+  if (cursor && cursor_decode(cursor, &after_ms, after_key) != SCRIBE_OK) return SCRIBE_EINVAL;
+  char sql[512];
+  snprintf(sql, sizeof(sql),
+           "SELECT key, status, percent, created_at_ms, updated_at_ms, patient_id, error,"
+           " filename FROM results WHERE 1%s%s"
+           " ORDER BY created_at_ms DESC, key DESC LIMIT ?4",
+           status >= 0 ? " AND status=?1" : "",
+           cursor ? " AND (created_at_ms < ?2 OR (created_at_ms = ?2 AND key < ?3))" : "");
+  pthread_mutex_lock(&r->mu);
+  int rc = prepare(r, sql, &st);
+  if (rc) goto out;
+  if (status >= 0)
+    sqlite3_bind_text(st, 1, scribe_status_name((scribe_status)status), -1, SQLITE_STATIC);
+  if (cursor) {
+    sqlite3_bind_int64(st, 2, after_ms);
+    sqlite3_bind_text(st, 3, after_key, -1, SQLITE_STATIC);
+  }
+  sqlite3_bind_int(st, 4, limit + 1); /* one more tells whether a next page exists */
+  arr = json_array();
+  if (!arr) {
+    rc = SCRIBE_ENOMEM;
+    goto out;
+  }
+  int s, count = 0;
+  bool more = false;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    if (count == limit) {
+      more = true;
+      break;
+    }
+    const char *k = (const char *)sqlite3_column_text(st, 0);
+    json_t *it = json_object();
+    if (!it || json_array_append_new(arr, it) != 0) {
+      rc = SCRIBE_ENOMEM;
+      goto out;
+    }
+    if ((rc = put(it, "audio_key", json_text((const unsigned char *)k))) ||
+        (rc = put(it, "status", json_text(sqlite3_column_text(st, 1)))) ||
+        (rc = put(it, "stage_percent", json_integer(sqlite3_column_int(st, 2)))) ||
+        (rc = put(it, "created_at", json_time(sqlite3_column_int64(st, 3)))) ||
+        (rc = put(it, "updated_at", json_time(sqlite3_column_int64(st, 4)))) ||
+        (rc = put(it, "patient_id", json_text(sqlite3_column_text(st, 5)))) ||
+        (rc = put(it, "error", json_text(sqlite3_column_text(st, 6)))) ||
+        (rc = put(it, "filename", json_text(sqlite3_column_text(st, 7)))))
+      goto out;
+    last_ms = sqlite3_column_int64(st, 3);
+    snprintf(last_key, sizeof(last_key), "%s", k ? k : "");
+    count++;
+  }
+  if (!more && s != SQLITE_DONE) {
+    rc = fail_sql(r, s, "list");
+    goto out;
+  }
+  if (more) {
+    *next_cursor = cursor_encode(last_ms, last_key);
+    if (!*next_cursor) {
+      rc = SCRIBE_ENOMEM;
+      goto out;
+    }
+  }
+  *items = arr;
+  arr = NULL;
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&r->mu);
+  json_decref(arr);
+  return rc;
+}
+
+static int sr_remove(scribe_results *base, const char *key) {
+  sr_results *r = (sr_results *)base;
+  sqlite3_stmt *st = NULL;
+  pthread_mutex_lock(&r->mu);
+  int rc = prepare(r, "DELETE FROM results WHERE key=?1", &st);
+  if (rc) goto out;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  rc = step_done(r, st, "remove");
+  if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
+out:
+  pthread_mutex_unlock(&r->mu);
+  return rc;
+}
+
+const scribe_results_backend scribe_results_sqlite = {
+    .version = 1,
+    .name = "sqlite",
+    .create = sr_create,
+    .free = sr_free,
+    .insert = sr_insert,
+    .get = sr_get,
+    .set_status = sr_set_status,
+    .put_result = sr_put_result,
+    .list = sr_list,
+    .remove = sr_remove,
+};
