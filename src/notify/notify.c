@@ -10,10 +10,12 @@
 #include "core/error.h"
 
 extern const scribe_notify_backend scribe_notify_local;
+extern const scribe_notify_backend scribe_notify_sqlite;
 
 /* NULL-terminated; the first entry is the default. */
 static const scribe_notify_backend *const backends[] = {
     &scribe_notify_local,
+    &scribe_notify_sqlite,
     NULL,
 };
 

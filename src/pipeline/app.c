@@ -123,6 +123,7 @@ int scribe_app_open(scribe_app *app, const scribe_config *cfg, char *err, size_t
   if (!app->results) goto fail;
 
   scribe_notify_params np = scribe_notify_default_params();
+  np.conninfo = path; /* sqlite backend: events shared through scribe.db */
   app->notify = scribe_notify_create(cfg->notify, &np, err, errlen);
   if (!app->notify) goto fail;
   return SCRIBE_OK;

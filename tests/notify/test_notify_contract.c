@@ -27,10 +27,21 @@ typedef struct fixture {
 
 /* Parameters for `backend`; false to skip a backend this suite does not
  * know how to configure. */
+static char g_db[512];
+
 static bool make_params(const char *backend, scribe_notify_params *p) {
   *p = scribe_notify_default_params();
   if (strcmp(backend, "local") == 0) return true;
+  if (strcmp(backend, "sqlite") == 0) {
+    p->conninfo = g_db;
+    return true;
+  }
   return false;
+}
+
+/* Backends that carry events between processes sharing one store. */
+static bool shared_between_handles(const char *backend) {
+  return strcmp(backend, "sqlite") == 0;
 }
 
 static int setup(void **state) {
@@ -272,8 +283,44 @@ static void test_concurrent(void **state) {
   scribe_notify_unsubscribe(f->n, steady_id);
 }
 
+/* Two handles on one store stand for two processes: an event published on
+ * one reaches the other's subscribers, once, and not the publisher's own
+ * handle twice. */
+static void test_between_handles(void **state) {
+  fixture *f = *state;
+  if (!shared_between_handles(g_backend)) skip();
+  scribe_notify_params p;
+  char err[256];
+  assert_true(make_params(g_backend, &p));
+  scribe_notify *other = scribe_notify_create(g_backend, &p, err, sizeof(err));
+  assert_non_null(other);
+  inbox mine, theirs;
+  inbox_init(&mine);
+  inbox_init(&theirs);
+  uint64_t a, b;
+  assert_int_equal(scribe_notify_subscribe(f->n, on_event, &mine, &a), SCRIBE_OK);
+  assert_int_equal(scribe_notify_subscribe(other, on_event, &theirs, &b), SCRIBE_OK);
+  const char *ev = "{\"type\":\"completed\",\"audioKey\":\"kx\",\"result\":{\"t\":\"x\"}}";
+  assert_int_equal(scribe_notify_publish(f->n, "kx", ev), SCRIBE_OK);
+  assert_true(inbox_wait(&theirs, 1));
+  assert_string_equal(theirs.last_key, "kx");
+  /* the bulky result stays out of the shared table */
+  assert_null(strstr(theirs.last_event, "\"result\""));
+  assert_non_null(strstr(theirs.last_event, "\"completed\""));
+  tu_sleep_ms(300);
+  assert_int_equal(inbox_count(&mine), 1);
+  assert_int_equal(inbox_count(&theirs), 1);
+  scribe_notify_unsubscribe(other, b);
+  scribe_notify_unsubscribe(f->n, a);
+  scribe_notify_free(other);
+}
+
 int main(void) {
+  char *dir = tu_mkdtemp("notify");
+  if (!dir) return 1;
+  snprintf(g_db, sizeof(g_db), "%s/events.db", dir);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_between_handles, setup, teardown),
       cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fan_out, setup, teardown),
       cmocka_unit_test_setup_teardown(test_publish_from_callback, setup, teardown),
@@ -292,5 +339,7 @@ int main(void) {
     g_backend = list[i];
     failed += cmocka_run_group_tests_name(list[i], tests, NULL, NULL);
   }
+  tu_rmtree(dir);
+  free(dir);
   return failed ? 1 : 0;
 }
