@@ -25,7 +25,7 @@ CONSULTATION = [
     ("slt", "I have had a sore throat and a fever for three days."),
     ("rms", "Do you have any chest pain?"),
     ("slt", "No, I do not have any chest pain."),
-    ("rms", "It looks like a throat infection. I will prescribe amoxicillin five hundred "
+    ("rms", "It looks like a throat infection. I will prescribe penicillin five hundred "
             "milligrams three times a day for seven days."),
     ("slt", "Thank you, doctor."),
     ("rms", "Come back in two weeks if you are not better."),
@@ -93,6 +93,7 @@ class Server:
 
     def __init__(self, data_dir, *args, command="serve", env=None):
         self.data_dir = data_dir
+        os.makedirs(data_dir, exist_ok=True)
         self.port_file = os.path.join(data_dir, f"port-{time.monotonic_ns()}")
         self.log_path = os.path.join(data_dir, f"{command}-{time.monotonic_ns()}.log")
         e = dict(os.environ)
@@ -121,7 +122,8 @@ class Server:
                 raise RuntimeError("scribe did not start")
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return open(self.log_path, errors="replace").read()
 
     def url(self, path=""):

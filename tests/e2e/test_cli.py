@@ -50,7 +50,7 @@ def main():
     rc, out, err = run("extract", "-", stdin=text.encode())
     assert rc == 0, err
     doc = json.loads(out)
-    assert any(m["name"] == "amoxicillin" for m in doc["medications"]), doc["medications"]
+    assert any(m["name"] == "penicillin" for m in doc["medications"]), doc["medications"]
     assert doc["follow_up_interval"]["min_days"] == 14, doc["follow_up_interval"]
 
     # transcribe: the whole pipeline on files

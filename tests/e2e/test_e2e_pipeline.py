@@ -26,7 +26,11 @@ def check_result(doc, ref, key):
         assert field in doc, f"missing {field}"
     names = [m["name"] for m in doc["medications"]]
     print("medications", names, "follow-up", doc["follow_up"], doc["follow_up_interval"])
-    assert "amoxicillin" in names, names
+    assert "penicillin" in names, names
+    pen = next(m for m in doc["medications"] if m["name"] == "penicillin")
+    assert pen["dose"] and "500" in pen["dose"], pen
+    assert pen["status"] == "prescribed", pen
+    assert pen["duration"] and "7" in pen["duration"], pen
     fu = doc["follow_up_interval"]
     assert fu and fu["min_days"] <= 14 <= fu["max_days"], fu
     for m in doc["medications"]:
@@ -100,7 +104,7 @@ def main():
         assert st == 200
         # nothing sensitive in the log
         log = srv.read_log()
-        assert "PAT-0001" not in log and "amoxicillin" not in log.lower(), "log leaks PHI"
+        assert "PAT-0001" not in log and "penicillin" not in log.lower(), "log leaks PHI"
         assert "sig=" not in log, "log leaks signatures"
     finally:
         rc = srv.stop()
