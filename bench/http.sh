@@ -7,11 +7,17 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}; conns=${2:-64}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "run scripts/install-deps --bench"; exit 1; }
 tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; nginx -p "$tmp/nginx" -c nginx.conf -s stop 2>/dev/null; rm -rf "$tmp"' EXIT
-SCRIBE_PORT_FILE=$tmp/port ./build/scribe serve --port 0 --workers 0 --data-dir "$tmp/data" --log-level warn &
+SCRIBE_PORT_FILE=$tmp/port ./build/scribe serve --port 0 --workers 1 --data-dir "$tmp/data" --log-level warn &
 for i in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 port=$(cat "$tmp/port")
-# a completed result document to read: insert one through the API with a tiny wav
-key=$(curl -s "http://127.0.0.1:$port/get-upload-url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+# a real completed result document to read: a short synthesized consultation
+flite -voice slt -t "I will prescribe ibuprofen four hundred milligrams three times a day. Come back in two weeks." -o "$tmp/c.wav"
+up=$(curl -s "http://127.0.0.1:$port/get-upload-url")
+key=$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+curl -s -o /dev/null -T "$tmp/c.wav" "$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["upload_url"])')"
+for i in $(seq 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/result/$key")" = 200 ] && break; sleep 0.1
+done
 health=$(curl -s "http://127.0.0.1:$port/healthz")
 result=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port/result/$key")
 mkdir -p "$tmp/nginx/html" "$tmp/nginx/logs"

@@ -37,11 +37,28 @@
 #define BUSY_TIMEOUT_MS 5000
 #define CURSOR_MAX 2048
 
+/* Reads of single documents (GET /result/{key}, the hot path) go through
+ * a few read-only connections with a cached statement each, so HTTP threads
+ * do not queue on the writer's mutex (WAL lets readers run beside it). */
+#define READERS 4
+
+typedef struct sr_reader {
+  pthread_mutex_t mu;
+  sqlite3 *db;
+  sqlite3_stmt *get;
+} sr_reader;
+
 typedef struct sr_results {
   scribe_results base;
   sqlite3 *db;
   pthread_mutex_t mu;
+  sr_reader readers[READERS];
+  unsigned next_reader;
 } sr_results;
+
+#define GET_SQL                                                                \
+  "SELECT status, percent, created_at_ms, updated_at_ms, error, patient_id,"   \
+  " filename, doc FROM results WHERE key=?1"
 
 extern const scribe_results_backend scribe_results_sqlite;
 
@@ -354,6 +371,11 @@ fail:
 
 static void sr_free(scribe_results *base) {
   sr_results *r = (sr_results *)base;
+  for (int i = 0; i < READERS; i++) {
+    sqlite3_finalize(r->readers[i].get);
+    if (r->readers[i].db) sqlite3_close_v2(r->readers[i].db);
+    pthread_mutex_destroy(&r->readers[i].mu);
+  }
   if (r->db) sqlite3_close_v2(r->db);
   pthread_mutex_destroy(&r->mu);
   free(r);
@@ -371,6 +393,7 @@ static scribe_results *sr_create(const scribe_results_params *p, char *err, size
   }
   r->base.backend = &scribe_results_sqlite;
   pthread_mutex_init(&r->mu, NULL);
+  for (int i = 0; i < READERS; i++) pthread_mutex_init(&r->readers[i].mu, NULL);
   int rc = sqlite3_open_v2(p->path, &r->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                            NULL);
@@ -388,6 +411,18 @@ static scribe_results *sr_create(const scribe_results_params *p, char *err, size
     goto fail;
   }
   if (ensure_schema(r, err, errlen)) goto fail;
+  for (int i = 0; i < READERS; i++) {
+    sr_reader *rd = &r->readers[i];
+    if (sqlite3_open_v2(p->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v3(rd->db, GET_SQL, -1, SQLITE_PREPARE_PERSISTENT, &rd->get, NULL) !=
+            SQLITE_OK) {
+      snprintf(err, errlen, "results sqlite: cannot open a reader on %s: %s", p->path,
+               rd->db ? sqlite3_errmsg(rd->db) : "out of memory");
+      goto fail;
+    }
+    sqlite3_busy_timeout(rd->db, BUSY_TIMEOUT_MS);
+  }
   return &r->base;
 
 fail:
@@ -433,14 +468,17 @@ static bool is_column_field(const char *name) {
 
 static int sr_get(scribe_results *base, const char *key, json_t **doc) {
   sr_results *r = (sr_results *)base;
-  sqlite3_stmt *st = NULL;
   json_t *merged = NULL, *fields = NULL;
-  pthread_mutex_lock(&r->mu);
-  int rc = prepare(r,
-                   "SELECT status, percent, created_at_ms, updated_at_ms, error, patient_id,"
-                   " filename, doc FROM results WHERE key=?1",
-                   &st);
-  if (rc) goto out;
+  /* Take a free reader if there is one, else wait for the next in turn. */
+  sr_reader *rd = NULL;
+  for (int i = 0; i < READERS && !rd; i++)
+    if (pthread_mutex_trylock(&r->readers[i].mu) == 0) rd = &r->readers[i];
+  if (!rd) {
+    rd = &r->readers[__atomic_fetch_add(&r->next_reader, 1, __ATOMIC_RELAXED) % READERS];
+    pthread_mutex_lock(&rd->mu);
+  }
+  sqlite3_stmt *st = rd->get;
+  int rc = SCRIBE_OK;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
   int s = sqlite3_step(st);
   if (s == SQLITE_DONE) {
@@ -448,7 +486,8 @@ static int sr_get(scribe_results *base, const char *key, json_t **doc) {
     goto out;
   }
   if (s != SQLITE_ROW) {
-    rc = fail_sql(r, s, "get");
+    LOG_WARN("results sqlite: get: %s (%d)", sqlite3_errmsg(rd->db), s);
+    rc = map_sqlite(s);
     goto out;
   }
   merged = json_object();
@@ -487,8 +526,9 @@ static int sr_get(scribe_results *base, const char *key, json_t **doc) {
   *doc = merged;
   merged = NULL;
 out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&r->mu);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  pthread_mutex_unlock(&rd->mu);
   json_decref(fields);
   json_decref(merged);
   return rc;
