@@ -149,3 +149,10 @@ int scribe_results_remove(scribe_results *r, const char *key) {
   if (!scribe_storage_key_valid(key)) return SCRIBE_EBADKEY;
   return r->backend->remove(r, key);
 }
+
+int scribe_results_stamp(scribe_results *r, const char *key, scribe_status *status,
+                         int64_t *version) {
+  if (!r || !status || !version) return SCRIBE_EINVAL;
+  if (!scribe_storage_key_valid(key)) return SCRIBE_EBADKEY;
+  return r->backend->stamp(r, key, status, version);
+}

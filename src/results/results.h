@@ -63,6 +63,7 @@ struct scribe_results_backend {
   int (*list)(scribe_results *r, int status, const char *cursor, int limit, json_t **items,
               char **next_cursor);
   int (*remove)(scribe_results *r, const char *key);
+  int (*stamp)(scribe_results *r, const char *key, scribe_status *status, int64_t *version);
 };
 
 scribe_results_params scribe_results_default_params(void);
@@ -97,5 +98,11 @@ int scribe_results_list(scribe_results *r, int status, const char *cursor, int l
                         json_t **items, char **next_cursor);
 /* Deletes the record.  SCRIBE_ENOTFOUND when absent. */
 int scribe_results_remove(scribe_results *r, const char *key);
+/* Cheap check of a record: its status and a version that changes with
+ * every write to it (never repeats for a key, even across delete and
+ * re-create).  Lets readers cache a serialized document by (key,
+ * version).  SCRIBE_ENOTFOUND when absent. */
+int scribe_results_stamp(scribe_results *r, const char *key, scribe_status *status,
+                         int64_t *version);
 
 #endif

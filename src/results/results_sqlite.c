@@ -46,6 +46,7 @@ typedef struct sr_reader {
   pthread_mutex_t mu;
   sqlite3 *db;
   sqlite3_stmt *get;
+  sqlite3_stmt *stamp;
 } sr_reader;
 
 typedef struct sr_results {
@@ -55,6 +56,14 @@ typedef struct sr_results {
   sr_reader readers[READERS];
   unsigned next_reader;
 } sr_results;
+
+/* Every write moves `version` forward: past its old value and to at least
+ * the current time in microseconds, so a key deleted and created again
+ * never repeats a version (readers cache by (key, version)). */
+#define VERSION_BUMP(ms_param) \
+  "version=MAX(version + 1, ?" #ms_param " * 1000)"
+
+#define STAMP_SQL "SELECT status, version FROM results WHERE key=?1"
 
 #define GET_SQL                                                                \
   "SELECT status, percent, created_at_ms, updated_at_ms, error, patient_id,"   \
@@ -307,7 +316,8 @@ static const char schema_v1[] =
     " filename TEXT,"
     " created_at_ms INTEGER NOT NULL,"
     " updated_at_ms INTEGER NOT NULL,"
-    " doc TEXT);"
+    " doc TEXT,"
+    " version INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS results_created ON results(created_at_ms, key);"
     "CREATE INDEX IF NOT EXISTS results_status_created ON results(status, created_at_ms, key);";
 
@@ -373,6 +383,7 @@ static void sr_free(scribe_results *base) {
   sr_results *r = (sr_results *)base;
   for (int i = 0; i < READERS; i++) {
     sqlite3_finalize(r->readers[i].get);
+    sqlite3_finalize(r->readers[i].stamp);
     if (r->readers[i].db) sqlite3_close_v2(r->readers[i].db);
     pthread_mutex_destroy(&r->readers[i].mu);
   }
@@ -416,7 +427,9 @@ static scribe_results *sr_create(const scribe_results_params *p, char *err, size
     if (sqlite3_open_v2(p->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v3(rd->db, GET_SQL, -1, SQLITE_PREPARE_PERSISTENT, &rd->get, NULL) !=
-            SQLITE_OK) {
+            SQLITE_OK ||
+        sqlite3_prepare_v3(rd->db, STAMP_SQL, -1, SQLITE_PREPARE_PERSISTENT, &rd->stamp,
+                           NULL) != SQLITE_OK) {
       snprintf(err, errlen, "results sqlite: cannot open a reader on %s: %s", p->path,
                rd->db ? sqlite3_errmsg(rd->db) : "out of memory");
       goto fail;
@@ -443,7 +456,7 @@ static int sr_insert(scribe_results *base, const char *key, const scribe_record_
   pthread_mutex_lock(&r->mu);
   int rc = prepare(r,
                    "INSERT INTO results(key, status, percent, patient_id, owner, filename,"
-                   " created_at_ms, updated_at_ms) VALUES(?1, ?2, 0, ?3, ?4, ?5, ?6, ?6)"
+                   " created_at_ms, updated_at_ms, version) VALUES(?1, ?2, 0, ?3, ?4, ?5, ?6, ?6, ?6 * 1000)"
                    " ON CONFLICT(key) DO NOTHING",
                    &st);
   if (rc) goto out;
@@ -466,17 +479,45 @@ static bool is_column_field(const char *name) {
   return false;
 }
 
+/* Takes a free reader if there is one, else waits for the next in turn.
+ * Returns it locked. */
+static sr_reader *reader_acquire(sr_results *r) {
+  for (int i = 0; i < READERS; i++)
+    if (pthread_mutex_trylock(&r->readers[i].mu) == 0) return &r->readers[i];
+  sr_reader *rd =
+      &r->readers[__atomic_fetch_add(&r->next_reader, 1, __ATOMIC_RELAXED) % READERS];
+  pthread_mutex_lock(&rd->mu);
+  return rd;
+}
+
+static int sr_stamp(scribe_results *base, const char *key, scribe_status *status,
+                    int64_t *version) {
+  sr_results *r = (sr_results *)base;
+  sr_reader *rd = reader_acquire(r);
+  sqlite3_stmt *st = rd->stamp;
+  int rc = SCRIBE_OK;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    int parsed = scribe_status_parse((const char *)sqlite3_column_text(st, 0));
+    *status = parsed < 0 ? SCRIBE_STATUS_FAILED : (scribe_status)parsed;
+    *version = sqlite3_column_int64(st, 1);
+  } else if (s == SQLITE_DONE) {
+    rc = SCRIBE_ENOTFOUND;
+  } else {
+    LOG_WARN("results sqlite: stamp: %s (%d)", sqlite3_errmsg(rd->db), s);
+    rc = map_sqlite(s);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  pthread_mutex_unlock(&rd->mu);
+  return rc;
+}
+
 static int sr_get(scribe_results *base, const char *key, json_t **doc) {
   sr_results *r = (sr_results *)base;
   json_t *merged = NULL, *fields = NULL;
-  /* Take a free reader if there is one, else wait for the next in turn. */
-  sr_reader *rd = NULL;
-  for (int i = 0; i < READERS && !rd; i++)
-    if (pthread_mutex_trylock(&r->readers[i].mu) == 0) rd = &r->readers[i];
-  if (!rd) {
-    rd = &r->readers[__atomic_fetch_add(&r->next_reader, 1, __ATOMIC_RELAXED) % READERS];
-    pthread_mutex_lock(&rd->mu);
-  }
+  sr_reader *rd = reader_acquire(r);
   sqlite3_stmt *st = rd->get;
   int rc = SCRIBE_OK;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -548,7 +589,7 @@ static int sr_set_status(scribe_results *base, const char *key, scribe_status st
   int rc = prepare(r,
                    "UPDATE results SET status=?2,"
                    " percent=CASE WHEN ?3 < 0 THEN percent ELSE ?3 END,"
-                   " error=?4, updated_at_ms=?5 WHERE key=?1",
+                   " error=?4, updated_at_ms=?5, " VERSION_BUMP(5) " WHERE key=?1",
                    &st);
   if (rc) goto out;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -572,7 +613,7 @@ static int sr_put_result(scribe_results *base, const char *key, json_t *fields) 
   pthread_mutex_lock(&r->mu);
   int rc = prepare(r,
                    "UPDATE results SET status=?2, percent=100, error=NULL, doc=?3,"
-                   " updated_at_ms=?4 WHERE key=?1",
+                   " updated_at_ms=?4, " VERSION_BUMP(4) " WHERE key=?1",
                    &st);
   if (rc) goto out;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -690,4 +731,5 @@ const scribe_results_backend scribe_results_sqlite = {
     .put_result = sr_put_result,
     .list = sr_list,
     .remove = sr_remove,
+    .stamp = sr_stamp,
 };

@@ -386,6 +386,41 @@ static void test_remove(void **state) {
   json_decref(doc);
 }
 
+/* The version of a record moves forward on every write, never repeats for
+ * a key across delete and re-create, and the status comes with it. */
+static void test_stamp(void **state) {
+  fixture *f = *state;
+  scribe_status st;
+  int64_t v0, v1, v2, v3, v4;
+  assert_int_equal(scribe_results_stamp(f->r, "stamped", &st, &v0), SCRIBE_ENOTFOUND);
+  assert_int_equal(scribe_results_stamp(f->r, "../x", &st, &v0), SCRIBE_EBADKEY);
+  assert_int_equal(scribe_results_insert(f->r, "stamped", NULL), SCRIBE_OK);
+  assert_int_equal(scribe_results_stamp(f->r, "stamped", &st, &v0), SCRIBE_OK);
+  assert_int_equal(st, SCRIBE_STATUS_UPLOADED);
+  assert_int_equal(scribe_results_set_status(f->r, "stamped", SCRIBE_STATUS_QUEUED, 0, NULL),
+                   SCRIBE_OK);
+  assert_int_equal(scribe_results_stamp(f->r, "stamped", &st, &v1), SCRIBE_OK);
+  assert_int_equal(st, SCRIBE_STATUS_QUEUED);
+  assert_true(v1 > v0);
+  /* two writes in the same millisecond still differ */
+  assert_int_equal(scribe_results_set_status(f->r, "stamped", SCRIBE_STATUS_TRANSCRIBING, 5, NULL),
+                   SCRIBE_OK);
+  assert_int_equal(scribe_results_set_status(f->r, "stamped", SCRIBE_STATUS_TRANSCRIBING, 6, NULL),
+                   SCRIBE_OK);
+  assert_int_equal(scribe_results_stamp(f->r, "stamped", &st, &v2), SCRIBE_OK);
+  assert_true(v2 >= v1 + 2);
+  json_t *fields = json_pack("{s:s}", "transcript", "hello");
+  assert_int_equal(scribe_results_put_result(f->r, "stamped", fields), SCRIBE_OK);
+  json_decref(fields);
+  assert_int_equal(scribe_results_stamp(f->r, "stamped", &st, &v3), SCRIBE_OK);
+  assert_int_equal(st, SCRIBE_STATUS_COMPLETED);
+  assert_true(v3 > v2);
+  assert_int_equal(scribe_results_remove(f->r, "stamped"), SCRIBE_OK);
+  assert_int_equal(scribe_results_insert(f->r, "stamped", NULL), SCRIBE_OK);
+  assert_int_equal(scribe_results_stamp(f->r, "stamped", &st, &v4), SCRIBE_OK);
+  assert_true(v4 != v0 && v4 != v1 && v4 != v3);
+}
+
 static void test_reopen(void **state) {
   fixture *f = *state;
   scribe_record_meta m = {.patient_id = "keep"};
@@ -557,6 +592,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_cursor, setup, teardown),
       cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stamp, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unicode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_handles, setup, teardown),
