@@ -554,6 +554,11 @@ scribe_http *scribe_http_start(scribe_app *app, const scribe_embedded_file *web,
 
   h->ws = scribe_ws_hub_create(app, ws_max, (int)cfg->max_json_depth, err, errlen);
   if (!h->ws) goto fail;
+  h->docs = scribe_http_cache_create(1024, 1u << 20);
+  if (!h->docs) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE |
                    MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -585,6 +590,7 @@ scribe_http *scribe_http_start(scribe_app *app, const scribe_embedded_file *web,
 
 fail:
   scribe_ws_hub_free(h->ws);
+  scribe_http_cache_free(h->docs);
   scribe_http_origins_free(h->cors, h->ncors);
   free(h);
   return NULL;
@@ -600,6 +606,7 @@ void scribe_http_stop(scribe_http *h) {
   if (h->daemon) MHD_stop_daemon(h->daemon);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
   scribe_ws_hub_free(h->ws);
+  scribe_http_cache_free(h->docs);
   scribe_http_origins_free(h->cors, h->ncors);
   LOG_INFO("http stopped");
   free(h);

@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/embed.h"
 #include "http/http.h"
+#include "http/http_cache.h"
 #include "pipeline/app.h"
 
 /* ---- limits that are not configuration keys ---------------------------- */
@@ -72,6 +73,7 @@ struct scribe_http {
   char **cors;       /* allowed origins */
   size_t ncors;
   scribe_ws_hub *ws;
+  scribe_http_cache *docs; /* serialized result documents by (key, version) */
 };
 
 /* One request (MHD's con_cls); freed by the request-completed callback. */

@@ -188,19 +188,50 @@ enum MHD_Result scribe_http_route_upload_complete(http_call *c) {
   return reply_static_json(c, MHD_HTTP_OK, "{\"status\":\"processing triggered\"}");
 }
 
-enum MHD_Result scribe_http_route_result(http_call *c) {
-  if (!param_key_ok(c)) return bad_key(c);
-  json_t *doc = NULL;
-  int rc = scribe_results_get(c->h->app->results, c->r->param, &doc);
-  if (rc == SCRIBE_ENOTFOUND)
+/* Replies 200 with the stored document of c->r->param, serialized once per
+ * version of the record (see http_cache.h); `final_only`: anything not
+ * completed or failed gets the compatibility 404 {"status":"processing"}. */
+static enum MHD_Result reply_document(http_call *c, bool final_only) {
+  const char *key = c->r->param;
+  scribe_status st;
+  int64_t version;
+  int rc = scribe_results_stamp(c->h->app->results, key, &st, &version);
+  if (rc == SCRIBE_ENOTFOUND && final_only)
     return reply_static_json(c, MHD_HTTP_NOT_FOUND, "{\"status\":\"processing\"}");
   if (rc) return scribe_http_reply_rc(c, rc);
-  int st = scribe_status_parse(json_string_value(json_object_get(doc, "status")));
-  if (st != SCRIBE_STATUS_COMPLETED && st != SCRIBE_STATUS_FAILED) {
-    json_decref(doc);
+  if (final_only && st != SCRIBE_STATUS_COMPLETED && st != SCRIBE_STATUS_FAILED)
     return reply_static_json(c, MHD_HTTP_NOT_FOUND, "{\"status\":\"processing\"}");
+  size_t len = 0;
+  char *body = scribe_http_cache_get(c->h->docs, key, version, &len);
+  if (!body) {
+    json_t *doc = NULL;
+    rc = scribe_results_get(c->h->app->results, key, &doc);
+    if (rc == SCRIBE_ENOTFOUND && final_only)
+      return reply_static_json(c, MHD_HTTP_NOT_FOUND, "{\"status\":\"processing\"}");
+    if (rc) return scribe_http_reply_rc(c, rc);
+    body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!body) return scribe_http_reply_rc(c, SCRIBE_ENOMEM);
+    len = strlen(body);
+    /* A write between the stamp and the get makes this body newer than
+     * `version`; that is harmless: versions only grow, so no later stamp
+     * returns `version` again and the entry is never served. */
+    scribe_http_cache_put(c->h->docs, key, version, body, len);
   }
-  return scribe_http_reply_json(c, MHD_HTTP_OK, doc);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  c->r->bytes = len;
+  return scribe_http_reply(c, MHD_HTTP_OK, resp);
+}
+
+enum MHD_Result scribe_http_route_result(http_call *c) {
+  if (!param_key_ok(c)) return bad_key(c);
+  return reply_document(c, true);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -271,15 +302,13 @@ enum MHD_Result scribe_http_route_list(http_call *c) {
 
 enum MHD_Result scribe_http_route_get(http_call *c) {
   if (!param_key_ok(c)) return bad_key(c);
-  json_t *doc = NULL;
-  int rc = scribe_results_get(c->h->app->results, c->r->param, &doc);
-  if (rc) return scribe_http_reply_rc(c, rc);
-  return scribe_http_reply_json(c, MHD_HTTP_OK, doc);
+  return reply_document(c, false);
 }
 
 enum MHD_Result scribe_http_route_delete(http_call *c) {
   if (!param_key_ok(c)) return bad_key(c);
   int rc = scribe_app_delete(c->h->app, c->r->param);
+  scribe_http_cache_drop(c->h->docs, c->r->param);
   if (rc) return scribe_http_reply_rc(c, rc);
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
