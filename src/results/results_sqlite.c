@@ -20,6 +20,7 @@
  * used under the handle's mutex.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,10 +59,10 @@ typedef struct sr_results {
 } sr_results;
 
 /* Every write moves `version` forward: past its old value and to at least
- * the current time in microseconds, so a key deleted and created again
- * never repeats a version (readers cache by (key, version)). */
-#define VERSION_BUMP(ms_param) \
-  "version=MAX(version + 1, ?" #ms_param " * 1000)"
+ * next_version(), a clock in microseconds that never repeats in this
+ * process, so a key deleted and created again never repeats a version
+ * (readers cache by (key, version)). */
+#define VERSION_BUMP(param) "version=MAX(version + 1, ?" #param ")"
 
 #define STAMP_SQL "SELECT status, version FROM results WHERE key=?1"
 
@@ -83,6 +84,18 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t next_version(void) {
+  static _Atomic int64_t last;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t v = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  int64_t prev = atomic_load(&last);
+  for (;;) {
+    int64_t want = v > prev ? v : prev + 1;
+    if (atomic_compare_exchange_weak(&last, &prev, want)) return want;
+  }
 }
 
 static int64_t mono_ms(void) {
@@ -456,7 +469,7 @@ static int sr_insert(scribe_results *base, const char *key, const scribe_record_
   pthread_mutex_lock(&r->mu);
   int rc = prepare(r,
                    "INSERT INTO results(key, status, percent, patient_id, owner, filename,"
-                   " created_at_ms, updated_at_ms, version) VALUES(?1, ?2, 0, ?3, ?4, ?5, ?6, ?6, ?6 * 1000)"
+                   " created_at_ms, updated_at_ms, version) VALUES(?1, ?2, 0, ?3, ?4, ?5, ?6, ?6, ?7)"
                    " ON CONFLICT(key) DO NOTHING",
                    &st);
   if (rc) goto out;
@@ -466,6 +479,7 @@ static int sr_insert(scribe_results *base, const char *key, const scribe_record_
   sqlite3_bind_text(st, 4, meta->owner, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, meta->filename, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 6, now);
+  sqlite3_bind_int64(st, 7, next_version());
   rc = step_done(r, st, "insert");
   if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_EEXISTS;
 out:
@@ -589,7 +603,7 @@ static int sr_set_status(scribe_results *base, const char *key, scribe_status st
   int rc = prepare(r,
                    "UPDATE results SET status=?2,"
                    " percent=CASE WHEN ?3 < 0 THEN percent ELSE ?3 END,"
-                   " error=?4, updated_at_ms=?5, " VERSION_BUMP(5) " WHERE key=?1",
+                   " error=?4, updated_at_ms=?5, " VERSION_BUMP(6) " WHERE key=?1",
                    &st);
   if (rc) goto out;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -597,6 +611,7 @@ static int sr_set_status(scribe_results *base, const char *key, scribe_status st
   sqlite3_bind_int(st, 3, percent);
   sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, now_ms());
+  sqlite3_bind_int64(st, 6, next_version());
   rc = step_done(r, st, "set status");
   if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
 out:
@@ -613,13 +628,14 @@ static int sr_put_result(scribe_results *base, const char *key, json_t *fields) 
   pthread_mutex_lock(&r->mu);
   int rc = prepare(r,
                    "UPDATE results SET status=?2, percent=100, error=NULL, doc=?3,"
-                   " updated_at_ms=?4, " VERSION_BUMP(4) " WHERE key=?1",
+                   " updated_at_ms=?4, " VERSION_BUMP(5) " WHERE key=?1",
                    &st);
   if (rc) goto out;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, scribe_status_name(SCRIBE_STATUS_COMPLETED), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 4, now_ms());
+  sqlite3_bind_int64(st, 5, next_version());
   rc = step_done(r, st, "put result");
   if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
 out:
