@@ -47,7 +47,10 @@ enum {
   XQ_ANS_NO = 1, XQ_ANS_YES, XQ_QUESTION, XQ_RX, XQ_CURRENT, XQ_STOP,
   XQ_RECOMMEND, XQ_DECLINE, XQ_DISCUSS, XQ_ALLERGY, XQ_ALLERGY_NONE,
   XQ_ALLERGY_ASK, XQ_DX_CONFIRMED, XQ_DX_LIKELY, XQ_DX_POSSIBLE,
-  XQ_DX_RULED_OUT, XQ_DX_PLAN, XQ_DX_SECTION, XQ_TASK
+  XQ_DX_RULED_OUT, XQ_DX_PLAN, XQ_DX_SECTION, XQ_TASK,
+  XQ_REACTION,      /* "makes me break out": links a substance before or after */
+  XQ_REACTION_SIGN, /* "rash", "itching": links a substance after ("rash with X") */
+  XQ_NOT_FINDING    /* "questions", "concerns": never a denied finding */
 };
 /* role: XC_FU */
 enum { XF_CUE = 1, XF_WEAK, XF_SAFETY, XF_FIXED, XF_UNIT, XF_APPROX, XF_PSEUDO };

@@ -34,6 +34,15 @@ typedef struct concept {
   uint8_t cat;
 } concept;
 
+/* A denied finding that no lexicon names, from a question answered "no"
+ * ("Any other injuries?" / "No."): tokens [s, e) of the question. */
+typedef struct freeneg {
+  uint32_t s, e;
+  bool previous;
+} freeneg;
+
+#define MAX_FREENEG 64
+
 typedef struct ctx {
   const xr_lex *lx;
   const xr_words *w;
@@ -42,6 +51,8 @@ typedef struct ctx {
   size_t nc;
   int32_t *ctok;  /* concept covering each token, -1 */
   uint8_t *pseudo;/* token inside a pseudo-trigger */
+  freeneg fneg[MAX_FREENEG];
+  size_t nfneg;
 } ctx;
 
 static const xr_entry *E(const ctx *x, int32_t entry) { return xr_lex_entry(x->lx, entry); }
@@ -147,6 +158,29 @@ static int build_concepts(ctx *x) {
       for (uint32_t j = d->m[k].s; j < d->m[k].e; j++) x->pseudo[j] = 1;
   }
   return 0;
+}
+
+/* Token t is the word w exactly as written (case-insensitive, no folding). */
+static bool tok_text_is(const ctx *x, uint32_t t, const char *w) {
+  const xr_tok *tk = &x->d.toks[t];
+  const char *p = x->d.segs[tk->seg].text + tk->start;
+  size_t n = tk->end - tk->start, l = strlen(w);
+  if (n != l) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = p[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != w[i]) return false;
+  }
+  return true;
+}
+
+/* Token t is the word w: by vocabulary id (plural folded) when the lexicons
+ * know w, else by its text. */
+static bool is_word(const ctx *x, uint32_t t, const char *w) {
+  int32_t id = x->d.toks[t].id;
+  int32_t wid = xr_word_id(x->lx, w);
+  if (wid >= 0) return id == wid;
+  return x->d.toks[t].kind == XT_WORD && tok_text_is(x, t, w);
 }
 
 static bool is_term(const ctx *x, uint32_t t) { return at(x, t, XC_NEG, XN_TERM) >= 0; }
@@ -272,6 +306,28 @@ static int answer_polarity(const ctx *x, const xr_seg *sg) {
   return 0;
 }
 
+/* Tokens [t0, t1) are findings joined by "or"/"and"/fillers only. */
+static bool list_of_findings(const ctx *x, uint32_t t0, uint32_t t1) {
+  int n = 0;
+  for (uint32_t t = t0; t < t1;) {
+    int32_t ci = x->ctok[t];
+    if (ci >= 0 && x->c[ci].cat == XC_COND) {
+      n++;
+      t = x->c[ci].e;
+      continue;
+    }
+    const xr_tok *tk = &x->d.toks[t];
+    int32_t id = tk->id;
+    if (tk->kind == XT_PUNCT || id == x->w->or_ || id == x->w->and_ || id == x->w->any ||
+        id == x->w->like || id == x->w->i || is_word(x, t, "mean") || is_filler(x, id)) {
+      t++;
+      continue;
+    }
+    return false;
+  }
+  return n >= 2;
+}
+
 typedef struct qa {
   int32_t qsent;     /* last question sentence, -1 */
   uint32_t q0, q1;   /* question tokens [q0, q1): consecutive questions at the end */
@@ -302,11 +358,20 @@ static qa find_qa(const ctx *x, size_t si) {
     /* unpunctuated speech: the last question opener in the final words */
     uint32_t from = sg->t1 > sg->t0 + 20 ? sg->t1 - 20 : sg->t0;
     for (uint32_t t = from; t < sg->t1; t++)
-      if (at(x, t, XC_CUE, XQ_QUESTION) >= 0) {
+      if (at(x, t, XC_CUE, XQ_QUESTION) >= 0 ||
+          /* "and no further flare ups" said as a question */
+          (d->toks[t].id == x->w->no && sg->t1 - t <= 6 && t + 1 < sg->t1 &&
+           (t == sg->t0 || d->toks[t - 1].id != x->w->no))) {
         qs = (int32_t)ls;
         q0 = t;
         break;
       }
+    /* a short turn that only lists findings ("nausea vomiting diarrhea"):
+     * a question when unpunctuated text lost its "?" */
+    if (qs < 0 && sg->t1 - sg->t0 <= 10 && list_of_findings(x, sg->t0, sg->t1)) {
+      qs = (int32_t)ls;
+      q0 = sg->t0;
+    }
   }
   if (qs < 0) return r;
   /* earlier questions right before it ("any weight loss? anything like that?") */
@@ -327,6 +392,132 @@ static qa find_qa(const ctx *x, size_t si) {
     break;
   }
   return r;
+}
+
+/* Tokens that end the phrase of a finding. */
+static bool phrase_stop(const ctx *x, uint32_t t) {
+  const xr_tok *tk = &x->d.toks[t];
+  const xr_words *w = x->w;
+  int32_t id = tk->id;
+  if (tk->kind == XT_PUNCT) return true;
+  if (id == w->or_ || id == w->and_ || id == w->i || id == w->you || id == w->we ||
+      id == w->he || id == w->she || id == w->they || id == w->it || id == w->like ||
+      id == w->so || id == w->now || id == w->is || id == w->was)
+    return true;
+  if (is_word(x, t, "that") || is_word(x, t, "at") || is_word(x, t, "but") ||
+      is_word(x, t, "when") || is_word(x, t, "where") || is_word(x, t, "while") ||
+      is_word(x, t, "if") || is_word(x, t, "whatsoever") || is_word(x, t, "though") ||
+      is_word(x, t, "than") || is_word(x, t, "because") || is_word(x, t, "do") ||
+      is_word(x, t, "does") || is_word(x, t, "did") || is_word(x, t, "are") ||
+      is_word(x, t, "have") || is_word(x, t, "has") || is_word(x, t, "what") ||
+      is_word(x, t, "how") || is_word(x, t, "okay"))
+    return true;
+  if (at(x, t, XC_CUE, XQ_QUESTION) >= 0 || at(x, t, XC_NEG, XN_PRE) >= 0 || is_term(x, t))
+    return true;
+  return false;
+}
+
+/* Where the phrase of a finding ends: the concept plus a following site or
+ * time ("tingling down your legs", "injured your right ankle before"). */
+static uint32_t finding_tail(const ctx *x, const concept *c) {
+  const xr_sent *s = sent_of(x, c->s);
+  uint32_t t = c->e;
+  if (t >= s->t1) return c->e;
+  static const char *const lead[] = {"in", "on", "down", "of", "to", "into", "around", "with",
+                                     "when", "during", "after", "your", "my", "his", "her",
+                                     "this", "the", "before", "elsewhere", "recently",
+                                     "anywhere", "since", NULL};
+  bool ok = false;
+  for (size_t i = 0; lead[i] && !ok; i++) ok = is_word(x, t, lead[i]);
+  /* "injured your right ankle": a possessive right after it only in the
+   * question asked about it (exam dictation runs on: "no edema your ...") */
+  if (ok && !(c->flags & CF_QNEG) &&
+      (is_word(x, t, "your") || is_word(x, t, "my") || is_word(x, t, "his") ||
+       is_word(x, t, "her") || is_word(x, t, "this") || is_word(x, t, "the")))
+    ok = false;
+  if (!ok) return c->e;
+  uint32_t e = c->e;
+  for (; t < s->t1 && t < c->e + 5; t++) {
+    if (x->ctok[t] >= 0 || phrase_stop(x, t) || at(x, t, XC_NEG, XN_FAMILY) >= 0) break;
+    e = t + 1;
+  }
+  /* do not end on a preposition or determiner */
+  while (e > c->e) {
+    bool weak = false;
+    for (size_t i = 0; lead[i] && !weak; i++)
+      weak = is_word(x, e - 1, lead[i]) && strcmp(lead[i], "before") != 0 &&
+             strcmp(lead[i], "elsewhere") != 0 && strcmp(lead[i], "recently") != 0;
+    if (!weak) break;
+    e--;
+  }
+  return e;
+}
+
+/* "Any other injuries?" / "No.": when the question names no known finding,
+ * the words after its "any" / "no" / "ever" are the denied finding. */
+static void free_finding(ctx *x, const qa *q) {
+  const xr_doc *d = &x->d;
+  int32_t w_ever = xr_word_id(x->lx, "ever");
+  for (uint32_t t = q->q0; t < q->q1; t++) {
+    int32_t ci = x->ctok[t];
+    if (ci >= 0 && (x->c[ci].cat == XC_COND || x->c[ci].cat == XC_MED || x->c[ci].cat == XC_TEST))
+      return; /* the concepts answer for it */
+    if (at(x, t, XC_CUE, XQ_NOT_FINDING) >= 0 || at(x, t, XC_CUE, XQ_ALLERGY_ASK) >= 0 ||
+        at(x, t, XC_CUE, XQ_ALLERGY) >= 0)
+      return;
+  }
+  /* the last anchor with words after it */
+  uint32_t best = UINT32_MAX;
+  bool previous = false;
+  for (uint32_t t = q->q0; t < q->q1; t++) {
+    int32_t id = d->toks[t].id;
+    if (id == x->w->any || id == x->w->no || (id >= 0 && id == w_ever)) {
+      if (t + 1 < q->q1 && !phrase_stop(x, t + 1)) {
+        best = t;
+        previous = id == w_ever;
+      }
+    }
+  }
+  if (best == UINT32_MAX) return;
+  uint32_t s = best + 1, e = s;
+  /* "have you ever had any ...": the later anchor */
+  for (uint32_t t = s; t < q->q1 && t < s + 6; t++) {
+    if (phrase_stop(x, t)) break;
+    e = t + 1;
+  }
+  /* skip a leading verb after "ever" ("ever had", "ever noticed") */
+  if (previous && e > s + 1 &&
+      (is_word(x, s, "had") || is_word(x, s, "noticed") || is_word(x, s, "experienced") ||
+       is_word(x, s, "been")))
+    s++;
+  /* not ending on "with", "of", "your" ... */
+  static const char *const weak_end[] = {"with", "of", "in", "on", "to", "for", "about", "the",
+                                         "your", "my", "his", "her", "their", "a", "an", "other",
+                                         "new", "any", "kind", "type", "sort", NULL};
+  for (bool again = true; again && e > s;) {
+    again = false;
+    for (size_t i = 0; weak_end[i]; i++)
+      if (is_word(x, e - 1, weak_end[i])) {
+        e--;
+        again = true;
+        break;
+      }
+  }
+  /* a bare "problems" / "issues" says nothing */
+  if (e == s + 1 && (is_word(x, s, "problem") || is_word(x, s, "problems") ||
+                     is_word(x, s, "issue") || is_word(x, s, "issues") ||
+                     is_word(x, s, "trouble") || is_word(x, s, "thing") ||
+                     is_word(x, s, "things") || is_word(x, s, "relief") ||
+                     is_word(x, s, "point")))
+    return;
+  if (e <= s || x->nfneg >= MAX_FREENEG) return;
+  if (d->toks[s].seg != d->toks[e - 1].seg) return;
+  for (size_t i = 0; i < x->nfneg; i++)
+    if (x->fneg[i].s == s) return;
+  x->fneg[x->nfneg].s = s;
+  x->fneg[x->nfneg].e = e;
+  x->fneg[x->nfneg].previous = previous || is_word(x, e - 1, "before");
+  x->nfneg++;
 }
 
 static bool same_entry_name(const ctx *x, const concept *a, const concept *b) {
@@ -364,6 +555,7 @@ static void dialogue(ctx *x) {
       }
       if (!affirmed) c->flags |= CF_QNEG;
     }
+    if (q.pol < 0) free_finding(x, &q);
   }
 }
 
@@ -565,6 +757,7 @@ typedef struct allergy {
   const char *substance;
   uint32_t s, e;
   char reaction[64];
+  char own[48]; /* a substance said in an allergy list but in no lexicon */
 } allergy;
 
 typedef struct allergylist {
@@ -573,10 +766,10 @@ typedef struct allergylist {
   bool none, yes;
 } allergylist;
 
-static void allergy_add(ctx *x, allergylist *A, const char *name, uint32_t s, uint32_t e) {
+static allergy *allergy_add(ctx *x, allergylist *A, const char *name, uint32_t s, uint32_t e) {
   for (size_t i = 0; i < A->n; i++)
-    if (strcmp(A->v[i].substance, name) == 0) return;
-  if (A->n >= sizeof(A->v) / sizeof(A->v[0])) return;
+    if (strcmp(A->v[i].substance, name) == 0) return NULL;
+  if (A->n >= sizeof(A->v) / sizeof(A->v[0])) return NULL;
   allergy *a = &A->v[A->n++];
   a->substance = name;
   a->s = s;
@@ -597,6 +790,55 @@ static void allergy_add(ctx *x, allergylist *A, const char *name, uint32_t s, ui
       break;
     }
   }
+  return a;
+}
+
+/* Marks the medication of concept ci as the allergy's substance. */
+static void mark_allergic(ctx *x, medlist *M, int32_t ci) {
+  if (ci < 0 || x->c[ci].cat != XC_MED) return;
+  med *m = med_get(M, E(x, x->c[ci].entry));
+  if (!m) return;
+  if (!m->text[0]) {
+    m->s = x->c[ci].s;
+    m->e_tok = x->c[ci].e;
+    span_text(x, x->c[ci].s, x->c[ci].e, m->text, sizeof(m->text));
+  }
+  m->status = ST_ALLERGIC;
+}
+
+/* Words that end or fill an allergy list, never a substance. */
+static bool list_filler(const char *w) {
+  static const char *const f[] = {"that", "this", "those", "these", "them", "stuff", "things",
+                                  "thing", "everything", "anything", "something", "nothing",
+                                  "which", "what", "well", "also", "too", "really", "very",
+                                  "think", "believe", "know", "there", "then", "like", NULL};
+  for (size_t i = 0; f[i]; i++)
+    if (strcmp(f[i], w) == 0) return true;
+  return false;
+}
+
+/* An item of an allergy list that no lexicon knows ("allergic to percocet
+ * and regulin"): one unknown word of letters, ending the list or followed by a
+ * separator.  Returns true and copies the word (lowercase) into out. */
+static bool unknown_substance(const ctx *x, uint32_t t, uint32_t lim, char *out, size_t outlen) {
+  const xr_tok *tk = &x->d.toks[t];
+  if (tk->kind != XT_WORD || tk->id >= 0) return false;
+  const xr_seg *sg = &x->d.segs[tk->seg];
+  size_t n = tk->end - tk->start;
+  if (n < 4 || n >= outlen) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = sg->text[tk->start + i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c < 'a' || c > 'z') return false;
+    out[i] = c;
+  }
+  out[n] = '\0';
+  if (list_filler(out)) return false;
+  if (t + 1 < lim) {
+    const xr_tok *nx = &x->d.toks[t + 1];
+    if (nx->kind != XT_PUNCT && nx->id != x->w->and_ && nx->id != x->w->or_) return false;
+  }
+  return true;
 }
 
 /* Substance (medication concept or allergen) at token t; returns its end or 0. */
@@ -618,23 +860,13 @@ static uint32_t substance_at(ctx *x, uint32_t t, const char **name) {
 static int allergy_list_from(ctx *x, allergylist *A, uint32_t t, uint32_t lim, bool mark_meds,
                              medlist *M) {
   int found = 0, gap = 0;
+  uint32_t t0 = t;
   while (t < lim && gap <= 3) {
     const char *name;
     uint32_t e = substance_at(x, t, &name);
     if (e) {
       allergy_add(x, A, name, t, e);
-      int32_t ci = x->ctok[t];
-      if (mark_meds && ci >= 0 && x->c[ci].cat == XC_MED) {
-        med *m = med_get(M, E(x, x->c[ci].entry));
-        if (m) {
-          if (!m->text[0]) {
-            m->s = x->c[ci].s;
-            m->e_tok = x->c[ci].e;
-            span_text(x, x->c[ci].s, x->c[ci].e, m->text, sizeof(m->text));
-          }
-          m->status = ST_ALLERGIC;
-        }
-      }
+      if (mark_meds) mark_allergic(x, M, x->ctok[t]);
       found++;
       gap = 0;
       t = e;
@@ -642,10 +874,131 @@ static int allergy_list_from(ctx *x, allergylist *A, uint32_t t, uint32_t lim, b
     }
     const xr_tok *tk = &x->d.toks[t];
     if (tk->kind == XT_PUNCT && tk->punct != ',') break;
+    /* an unknown word right after the cue or after a list separator */
+    char w[48];
+    int32_t pid = t > t0 ? x->d.toks[t - 1].id : -2;
+    bool after_sep = t == t0 || pid == x->w->and_ || pid == x->w->or_ ||
+                     (x->d.toks[t - 1].kind == XT_PUNCT && x->d.toks[t - 1].punct == ',');
+    if (after_sep && (t == t0 || found > 0) && unknown_substance(x, t, lim, w, sizeof(w))) {
+      for (size_t i = 0; i < A->n; i++)
+        if (strcmp(A->v[i].substance, w) == 0) goto next;
+      if (A->n < sizeof(A->v) / sizeof(A->v[0])) {
+        allergy *a = &A->v[A->n];
+        cpy(a->own, sizeof(a->own), w);
+        if (allergy_add(x, A, a->own, t, t + 1)) found++;
+      }
+    next:
+      gap = 0;
+      t++;
+      continue;
+    }
     gap++;
     t++;
   }
   return found;
+}
+
+/* Reactions that name their substance: "penicillin makes me break out",
+ * "I get a rash with amoxicillin", "you suffer from itching with the X?"
+ * (answered yes).  Not when negated ("it doesn't give me a rash") or when the
+ * substance treats it ("hydrocortisone for the rash"). */
+static bool blocks_reaction(const ctx *x, uint32_t t) {
+  static const char *const b[] = {"for", "treat", "treats", "treated", "treating", "help",
+                                  "helps", "helped", "better", "improve", "improved", "cleared",
+                                  "settled", "on", "put", "use", "using", "apply", NULL};
+  for (size_t i = 0; b[i]; i++)
+    if (is_word(x, t, b[i])) return true;
+  return false;
+}
+
+static void allergy_reactions(ctx *x, allergylist *A, medlist *M) {
+  xr_doc *d = &x->d;
+  int32_t w_never = xr_word_id(x->lx, "never");
+  for (size_t k = 0; k < d->nm; k++) {
+    const xr_entry *e = ME(x, k);
+    if (e->cat != XC_CUE || (e->role != XQ_REACTION && e->role != XQ_REACTION_SIGN)) continue;
+    uint32_t s = d->m[k].s, en = d->m[k].e;
+    const xr_sent *se = sent_of(x, s);
+    bool neg = false;
+    for (uint32_t t = s > se->t0 + 3 ? s - 3 : se->t0; t < s; t++) {
+      int32_t id = d->toks[t].id;
+      if (id == x->w->not || id == x->w->no || (id >= 0 && id == w_never)) neg = true;
+    }
+    if (neg) continue;
+    bool ok_treat = true;
+    for (uint32_t t = se->t0; t < se->t1 && ok_treat; t++) {
+      int32_t q = at(x, t, XC_CUE, 0);
+      if (q >= 0) {
+        int r = ME(x, (size_t)q)->role;
+        if (r == XQ_RX || r == XQ_RECOMMEND || r == XQ_CURRENT) ok_treat = false;
+      }
+      if (blocks_reaction(x, t) && x->ctok[t] < 0) ok_treat = false;
+    }
+    if (!ok_treat) continue;
+    /* "broke out in a sweat" */
+    bool sweat = false;
+    for (uint32_t t = en; t < se->t1 && t < en + 3; t++)
+      if (is_word(x, t, "sweat")) sweat = true;
+    if (sweat) continue;
+    if (sent_is_question(x, se)) {
+      qa q = find_qa(x, se->seg);
+      if (q.qsent < 0 || s < q.q0 || s >= q.q1 || q.pol <= 0) continue;
+    }
+    uint32_t st = 0, sen = 0;
+    const char *name = NULL;
+    /* substance after: "rash with (the) X", "break out from X" */
+    for (uint32_t t = en; t < se->t1 && t < en + 4 && !name; t++) {
+      uint32_t e2 = substance_at(x, t, &name);
+      if (e2) {
+        st = t;
+        sen = e2;
+        break;
+      }
+      name = NULL;
+      const xr_tok *tk = &d->toks[t];
+      if (tk->kind == XT_PUNCT) break;
+    }
+    if (name) {
+      /* the link must be "with/from/after/to/when" right after the cue */
+      if (!(is_word(x, en, "with") || is_word(x, en, "from") || is_word(x, en, "after") ||
+            is_word(x, en, "to") || is_word(x, en, "when")))
+        name = NULL;
+    }
+    /* substance before (verbal cues only): "X makes me break out", "X, and that itched me" */
+    if (!name && e->role == XQ_REACTION) {
+      uint32_t lo = s > se->t0 + 8 ? s - 8 : se->t0;
+      for (uint32_t t = s; t > lo && !name; t--) {
+        int32_t ci = x->ctok[t - 1];
+        int32_t tid = d->toks[t - 1].id;
+        /* "but", "because" end the link; a subject ("X, I break out") does not */
+        if (ci < 0 && is_term(x, t - 1) && tid != x->w->i && tid != x->w->he &&
+            tid != x->w->she && tid != x->w->they && tid != x->w->we)
+          break;
+        const char *nm = NULL;
+        uint32_t e2 = 0;
+        if (ci >= 0 && x->c[ci].cat == XC_MED) {
+          nm = E(x, x->c[ci].entry)->name;
+          st = x->c[ci].s;
+          e2 = x->c[ci].e;
+        } else {
+          int32_t m = at(x, t - 1, XC_ALLERGEN, 0);
+          if (m >= 0 && d->m[m].e <= s) {
+            nm = ME(x, (size_t)m)->name;
+            st = t - 1;
+            e2 = d->m[m].e;
+          }
+        }
+        if (nm) {
+          name = nm;
+          sen = e2;
+        }
+      }
+    }
+    if (!name) continue;
+    allergy *a = allergy_add(x, A, name, st, sen);
+    if (a && !a->reaction[0]) span_text(x, s, en, a->reaction, sizeof(a->reaction));
+    mark_allergic(x, M, x->ctok[st]);
+  }
 }
 
 static void allergies(ctx *x, allergylist *A, medlist *M) {
@@ -705,17 +1058,7 @@ static void allergies(ctx *x, allergylist *A, medlist *M) {
             if (d->toks[t].id == x->w->no || d->toks[t].id == x->w->not) neg = true;
           if (!neg && !sent_is_question(x, se)) {
             allergy_add(x, A, name, st, s);
-            if (ci >= 0) {
-              med *m = med_get(M, E(x, x->c[ci].entry));
-              if (m) {
-                if (!m->text[0]) {
-                  m->s = x->c[ci].s;
-                  m->e_tok = x->c[ci].e;
-                  span_text(x, x->c[ci].s, x->c[ci].e, m->text, sizeof(m->text));
-                }
-                m->status = ST_ALLERGIC;
-              }
-            }
+            mark_allergic(x, M, ci);
           }
         }
       }
@@ -748,6 +1091,7 @@ static void allergies(ctx *x, allergylist *A, medlist *M) {
       }
     }
   }
+  allergy_reactions(x, A, M);
   if (A->n > 0) A->none = false;
 }
 
@@ -864,6 +1208,29 @@ static void diagnoses(ctx *x, dx *D, size_t *nd, size_t maxd) {
     if (g->cert == CE_NONE) g->cert = CE_LIKELY;
     if (g->ruled_out) g->cert = CE_RULED_OUT;
   }
+  /* the specific over the generic: "fracture" and "lisfranc fracture",
+   * "diabetes" and "type 2 diabetes" are one problem, named by the longer */
+  for (size_t k = 0; k < *nd; k++) {
+    dx *g = &D[k];
+    if (g->ruled_out) continue;
+    const char *gn = g->e->name;
+    size_t gl = strlen(gn);
+    for (size_t j = 0; j < *nd; j++) {
+      dx *h = &D[j];
+      if (j == k || h->ruled_out) continue;
+      const char *hn = h->e->name;
+      size_t hl = strlen(hn);
+      if (hl <= gl) continue;
+      const char *p = strstr(hn, gn);
+      bool word = p && (p == hn || p[-1] == ' ') && (p[gl] == '\0' || p[gl] == ' ');
+      if (!word) continue;
+      if (g->total > h->total) h->total = g->total;
+      h->total += 0.25;
+      h->history_only = h->history_only && g->history_only;
+      g->total = -100;
+      break;
+    }
+  }
 }
 
 /* ---- follow-up ------------------------------------------------------------ */
@@ -918,7 +1285,6 @@ static void follow_up(ctx *x, followup *F) {
   F->score = -1e9;
   const xr_words *w = x->w;
   int32_t w_if = xr_word_id(x->lx, "if"), w_unless = xr_word_id(x->lx, "unless");
-  int32_t w_old = xr_word_id(x->lx, "old");
   for (size_t si = 0; si < d->nsents; si++) {
     const xr_sent *s = &d->sents[si];
     uint8_t spk = d->segs[s->seg].speaker;
@@ -932,7 +1298,11 @@ static void follow_up(ctx *x, followup *F) {
       /* not a history ("two weeks ago", "for the past month") or an age */
       int32_t prev = t > s->t0 ? d->toks[t - 1].id : -2;
       int32_t nxt = end < s->t1 ? d->toks[end].id : -2;
-      if (nxt == w->ago || (nxt == w_old && w_old >= 0) || prev == w->past || prev == w->last || prev == w->for_) {
+      /* nor a frequency ("once a day", "twice a week", "per month") */
+      bool freq = t > s->t0 && (tok_text_is(x, t - 1, "times") || prev == w->per ||
+                                is_word(x, t - 1, "once") || is_word(x, t - 1, "twice"));
+      bool old_ = end < s->t1 && is_word(x, (uint32_t)end, "old");
+      if (nxt == w->ago || old_ || prev == w->past || prev == w->last || prev == w->for_ || freq) {
         t = (uint32_t)end - 1;
         continue;
       }
@@ -940,7 +1310,25 @@ static void follow_up(ctx *x, followup *F) {
       int32_t use = fu_cue_near(x, s, t, (uint32_t)end, &kind);
       double sc;
       uint32_t ev_s = t, ev_e = (uint32_t)end;
-      if (use < 0) {
+      if (use < 0 && si + 1 < d->nsents && d->sents[si + 1].seg == s->seg) {
+        /* "it should settle in the next week or so. if it's not better, come
+         * back": the time, then a conditional return in the next sentence */
+        const xr_sent *ns = &d->sents[si + 1];
+        bool ncond = false;
+        int32_t ncue = -1;
+        for (uint32_t j = ns->t0; j < ns->t1 && j < ns->t0 + 14; j++) {
+          int32_t id = d->toks[j].id;
+          if (id >= 0 && (id == w_if || id == w_unless)) ncond = true;
+          if (ncue < 0) ncue = at(x, j, XC_FU, XF_CUE);
+        }
+        if (ncond && ncue >= 0 && mn > 0) {
+          kind = 1;
+          use = -2; /* scored below, evidence is the time */
+        }
+      }
+      if (use == -2) {
+        sc = 3;
+      } else if (use < 0) {
         /* a short answer ("in a year") to a question about coming back */
         const xr_seg *sg = &d->segs[s->seg];
         if (s->seg == 0 || t > sg->t0 + 3) {
@@ -966,7 +1354,7 @@ static void follow_up(ctx *x, followup *F) {
         if (d->m[use].s < ev_s) ev_s = d->m[use].s;
         if (d->m[use].e > ev_e) ev_e = d->m[use].e;
       }
-      if (mn == 0 && mx == 0 && kind != 2) sc -= 3; /* "today" next to a cue: a greeting */
+      if (mn == 0 && mx == 0 && kind != 2) sc -= 5; /* "today" next to a cue: a greeting */
       if (spk == XS_PATIENT) sc -= 1.5;
       else if (spk == XS_DOCTOR) sc += 0.5;
       sc += 2.0 * (double)t / (double)(d->ntoks ? d->ntoks : 1);
@@ -1012,6 +1400,70 @@ static bool seen_name(const char **names, size_t n, const char *s) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(names[i], s) == 0) return true;
   return false;
+}
+
+/* Appends to the notes buffer (truncating at its end). */
+static void note_add(char *b, size_t cap, size_t *n, const char *fmt, ...) {
+  if (*n + 1 >= cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(b + *n, cap - *n, fmt, ap);
+  va_end(ap);
+  if (k < 0) return;
+  *n += (size_t)k < cap - *n ? (size_t)k : cap - *n - 1;
+}
+
+/* notes: a one-paragraph plain-text summary of what was found, for the
+ * clinician to read or paste ("Impression: ... Medications: ..."); null when
+ * nothing was found. */
+static json_t *make_notes(json_t *o) {
+  char b[2048];
+  size_t n = 0;
+  size_t i;
+  json_t *v;
+  const char *dx = json_string_value(json_object_get(o, "diagnosis"));
+  if (dx) note_add(b, sizeof(b), &n, "Impression: %s.", dx);
+  const char *sep = " Medications: ";
+  json_array_foreach(json_object_get(o, "medications"), i, v) {
+    const char *st = json_string_value(json_object_get(v, "status"));
+    if (st && strcmp(st, "allergic") == 0) continue;
+    const char *dose = json_string_value(json_object_get(v, "dose"));
+    const char *fr = json_string_value(json_object_get(v, "frequency"));
+    note_add(b, sizeof(b), &n, "%s%s%s%s%s%s (%s)", sep, json_string_value(json_object_get(v, "name")),
+             dose ? " " : "", dose ? dose : "", fr ? " " : "", fr ? fr : "", st ? st : "");
+    sep = "; ";
+  }
+  if (strcmp(sep, "; ") == 0) note_add(b, sizeof(b), &n, ".");
+  sep = " Allergies: ";
+  json_array_foreach(json_object_get(o, "allergies"), i, v) {
+    const char *re = json_string_value(json_object_get(v, "reaction"));
+    note_add(b, sizeof(b), &n, "%s%s%s%s%s", sep, json_string_value(json_object_get(v, "substance")),
+             re ? " (" : "", re ? re : "", re ? ")" : "");
+    sep = "; ";
+  }
+  if (strcmp(sep, "; ") == 0) note_add(b, sizeof(b), &n, ".");
+  const char *st = json_string_value(json_object_get(o, "allergies_stated"));
+  if (st && strcmp(st, "none") == 0) note_add(b, sizeof(b), &n, " No known allergies.");
+  sep = " Denies: ";
+  json_array_foreach(json_object_get(o, "negations"), i, v) {
+    note_add(b, sizeof(b), &n, "%s%s", sep, json_string_value(json_object_get(v, "finding")));
+    sep = ", ";
+  }
+  if (strcmp(sep, ", ") == 0) note_add(b, sizeof(b), &n, ".");
+  json_t *iv = json_object_get(o, "follow_up_interval");
+  if (json_is_object(iv)) {
+    json_int_t a = json_integer_value(json_object_get(iv, "min_days"));
+    json_int_t z = json_integer_value(json_object_get(iv, "max_days"));
+    if (a == z)
+      note_add(b, sizeof(b), &n, " Follow-up: %lld day%s.", (long long)a, a == 1 ? "" : "s");
+    else
+      note_add(b, sizeof(b), &n, " Follow-up: %lld-%lld days.", (long long)a, (long long)z);
+  } else if (json_is_string(json_object_get(o, "follow_up"))) {
+    note_add(b, sizeof(b), &n, " Follow-up planned (no time given).");
+  }
+  size_t s0 = 0;
+  while (s0 < n && b[s0] == ' ') s0++;
+  return n > s0 ? json_string(b + s0) : json_null();
 }
 
 static int build_output(ctx *x, json_t **out) {
@@ -1213,7 +1665,10 @@ static int build_output(ctx *x, json_t **out) {
   for (size_t i = 0; i < x->nc; i++) {
     concept *c = &x->c[i];
     if (c->cat != XC_COND) continue;
-    if (!(c->flags & (CF_NEG | CF_QNEG)) || (c->flags & CF_HYPO)) continue;
+    if (!(c->flags & (CF_NEG | CF_QNEG))) continue;
+    /* a hypothetical word inside a question answered "no" ("anything I
+     * might be missing? nausea?") does not undo the answer */
+    if ((c->flags & CF_HYPO) && !(c->flags & CF_QNEG)) continue;
     if (c->flags & CF_QYES) continue;
     const xr_entry *e = E(x, c->entry);
     if (strcmp(e->name, "allergy") == 0) continue; /* allergies_stated says it */
@@ -1228,6 +1683,11 @@ static int build_output(ctx *x, json_t **out) {
           previous = true;
       }
     }
+    /* "I've never had a kidney stone" */
+    for (uint32_t j = c->s; !previous && j > 0 && j + 4 > c->s; j--)
+      if (is_word(x, j - 1, "never") && j < c->s &&
+          (is_word(x, j, "had") || is_word(x, j, "been")))
+        previous = true;
     if (c->flags & CF_FAMILY)
       snprintf(name, sizeof(name), "family history of %s", e->name);
     else if (previous)
@@ -1240,7 +1700,18 @@ static int build_output(ctx *x, json_t **out) {
       if (f && strcmp(json_string_value(f), name) == 0) dup = true;
     }
     if (dup) continue;
-    json_t *it = json_pack("{s:s,s:o}", "finding", name, "evidence", evidence(x, c->s, c->e));
+    json_t *it = json_pack("{s:s,s:o}", "finding", name, "evidence",
+                           evidence(x, c->s, finding_tail(x, c)));
+    if (add_item(negs, it)) goto fail;
+  }
+  for (size_t i = 0; i < x->nfneg; i++) {
+    const freeneg *f = &x->fneg[i];
+    char said[160], name[200];
+    span_text(x, f->s, f->e, said, sizeof(said));
+    for (char *p = said; *p; p++)
+      if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    snprintf(name, sizeof(name), "%s%s", f->previous ? "previous " : "", said);
+    json_t *it = json_pack("{s:s,s:o}", "finding", name, "evidence", evidence(x, f->s, f->e));
     if (add_item(negs, it)) goto fail;
   }
   nseen = 0;
@@ -1340,7 +1811,7 @@ static int build_output(ctx *x, json_t **out) {
   tasks = NULL;
   if (json_object_set_new(o, "vital_signs", vitals)) { vitals = NULL; goto fail; }
   vitals = NULL;
-  if (json_object_set_new(o, "notes", json_null())) goto fail;
+  if (json_object_set_new(o, "notes", make_notes(o))) goto fail;
   *out = o;
   o = NULL;
   rc = 0;

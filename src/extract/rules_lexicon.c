@@ -460,7 +460,8 @@ static const name_val cue_roles[] = {
     {"discuss", XQ_DISCUSS}, {"allergy", XQ_ALLERGY}, {"allergy_none", XQ_ALLERGY_NONE},
     {"allergy_ask", XQ_ALLERGY_ASK}, {"dx_confirmed", XQ_DX_CONFIRMED}, {"dx_likely", XQ_DX_LIKELY},
     {"dx_possible", XQ_DX_POSSIBLE}, {"dx_ruled_out", XQ_DX_RULED_OUT}, {"dx_plan", XQ_DX_PLAN},
-    {"dx_section", XQ_DX_SECTION}, {"task", XQ_TASK}, {0, 0}};
+    {"dx_section", XQ_DX_SECTION}, {"task", XQ_TASK}, {"reaction", XQ_REACTION},
+    {"reaction_sign", XQ_REACTION_SIGN}, {"not_finding", XQ_NOT_FINDING}, {0, 0}};
 static const name_val fu_roles[] = {{"cue", XF_CUE}, {"weak", XF_WEAK}, {"safety", XF_SAFETY}, {"fixed", XF_FIXED},
                                     {"unit", XF_UNIT}, {"approx", XF_APPROX}, {"pseudo", XF_PSEUDO}, {0, 0}};
 static const name_val num_roles[] = {{"unit", XU_UNIT}, {"ten", XU_TEN}, {"scale", XU_SCALE}, {"fraction", XU_FRACTION},
@@ -966,6 +967,11 @@ int xr_doc_build(xr_doc *d, const xr_lex *lx, const char *const *segs, size_t n)
         if (tk->kind == XT_PUNCT && (tk->punct == '.' || tk->punct == '?' || tk->punct == '!' ||
                                      tk->punct == ';'))
           end = true;
+        /* an ellipsis ("in ... in a day or so") is a hesitation, not an end */
+        if (end && tk->punct == '.' &&
+            ((t + 1 < sg->t1 && d->toks[t + 1].kind == XT_PUNCT && d->toks[t + 1].punct == '.') ||
+             (t > sg->t0 && d->toks[t - 1].kind == XT_PUNCT && d->toks[t - 1].punct == '.')))
+          end = false;
       }
       if (!end) continue;
       uint32_t e = t < sg->t1 ? t + 1 : t;
