@@ -30,6 +30,15 @@ typedef struct scribe_config {
   char *queue;     /* queue backend */
   char *results;   /* results backend */
   char *notify;    /* notifications backend */
+  char *postgres_url; /* secret: libpq connection string for postgres backends */
+  char *s3_endpoint;
+  char *s3_region;
+  char *s3_bucket;
+  char *s3_prefix;
+  char *s3_access_key; /* secret */
+  char *s3_secret_key; /* secret */
+  char *s3_session_token; /* secret */
+  bool s3_path_style;
   /* uploads */
   int64_t upload_max_bytes;
   int64_t upload_url_ttl; /* seconds */

@@ -107,11 +107,21 @@ int scribe_app_open(scribe_app *app, const scribe_config *cfg, char *err, size_t
 
   scribe_storage_params sp = scribe_storage_default_params();
   sp.root = objects;
+  sp.s3_endpoint = cfg->s3_endpoint;
+  sp.s3_region = cfg->s3_region;
+  sp.s3_bucket = cfg->s3_bucket;
+  sp.s3_prefix = cfg->s3_prefix;
+  sp.s3_access_key = *cfg->s3_access_key ? cfg->s3_access_key : getenv("AWS_ACCESS_KEY_ID");
+  sp.s3_secret_key = *cfg->s3_secret_key ? cfg->s3_secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+  sp.s3_session_token =
+      *cfg->s3_session_token ? cfg->s3_session_token : getenv("AWS_SESSION_TOKEN");
+  sp.s3_path_style = cfg->s3_path_style;
   app->storage = scribe_storage_create(cfg->storage, &sp, err, errlen);
   if (!app->storage) goto fail;
 
   scribe_queue_params qp = scribe_queue_default_params();
   qp.path = path;
+  qp.conninfo = cfg->postgres_url;
   qp.max_attempts = (int)cfg->max_attempts;
   qp.backoff_base_ms = cfg->retry_base_ms;
   app->queue = scribe_queue_create(cfg->queue, &qp, err, errlen);
@@ -119,11 +129,13 @@ int scribe_app_open(scribe_app *app, const scribe_config *cfg, char *err, size_t
 
   scribe_results_params rp = scribe_results_default_params();
   rp.path = path;
+  rp.conninfo = cfg->postgres_url;
   app->results = scribe_results_create(cfg->results, &rp, err, errlen);
   if (!app->results) goto fail;
 
   scribe_notify_params np = scribe_notify_default_params();
-  np.conninfo = path; /* sqlite backend: events shared through scribe.db */
+  /* sqlite: events shared through scribe.db; postgres: LISTEN/NOTIFY */
+  np.conninfo = strcmp(cfg->notify, "sqlite") == 0 ? path : cfg->postgres_url;
   app->notify = scribe_notify_create(cfg->notify, &np, err, errlen);
   if (!app->notify) goto fail;
   return SCRIBE_OK;

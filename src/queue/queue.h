@@ -44,6 +44,7 @@ typedef struct scribe_queue_stats {
 
 typedef struct scribe_queue_params {
   const char *path;        /* sqlite: database file */
+  const char *conninfo;    /* postgres: libpq connection string or URL */
   int max_attempts;        /* dead-letter after this many claims (default 5) */
   int64_t backoff_base_ms; /* first retry delay (default 2000), doubles */
   int64_t backoff_max_ms;  /* cap (default 300000) */

@@ -40,7 +40,8 @@ typedef struct scribe_results {
 } scribe_results;
 
 typedef struct scribe_results_params {
-  const char *path; /* sqlite: database file */
+  const char *path;     /* sqlite: database file */
+  const char *conninfo; /* postgres: libpq connection string or URL */
 } scribe_results_params;
 
 /* Metadata given at creation. */

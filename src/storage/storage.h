@@ -45,6 +45,15 @@ typedef struct scribe_storage_reader {
 
 typedef struct scribe_storage_params {
   const char *root; /* fs: directory holding the objects (created if absent) */
+  /* s3: any S3-compatible object store */
+  const char *s3_endpoint;      /* "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000" */
+  const char *s3_region;        /* "us-east-1" */
+  const char *s3_bucket;
+  const char *s3_prefix;        /* prepended to every key, may be "" */
+  const char *s3_access_key;
+  const char *s3_secret_key;
+  const char *s3_session_token; /* may be NULL or "" */
+  bool s3_path_style;           /* endpoint/bucket/key instead of bucket.endpoint/key */
 } scribe_storage_params;
 
 struct scribe_storage_backend {
