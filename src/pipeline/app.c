@@ -14,18 +14,6 @@
 #include "core/error.h"
 #include "core/log.h"
 
-int64_t scribe_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t scribe_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* mkdir -p with mode 0700 for directories we create. */
 static int make_dirs(const char *path) {
   char tmp[4096];

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "notify/notify.h"
 #include "queue/queue.h"
@@ -76,8 +77,5 @@ int scribe_app_delete(scribe_app *app, const char *key);
  * NULL; not stolen). */
 int scribe_app_publish(scribe_app *app, const char *key, const char *type, json_t *extra);
 
-/* Monotonic and wall clocks in milliseconds. */
-int64_t scribe_now_ms(void);
-int64_t scribe_mono_ms(void);
 
 #endif

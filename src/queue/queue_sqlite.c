@@ -39,8 +39,10 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "db/sqlite_db.h"
 #include "queue/queue.h"
 
 #define SCHEMA_COMPONENT "queue"
@@ -85,35 +87,11 @@ static void signal_waiters(void) {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int map_sqlite(int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW: return SCRIBE_OK;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return SCRIBE_EAGAIN;
-    case SQLITE_NOMEM: return SCRIBE_ENOMEM;
-    default: return SCRIBE_EIO;
-  }
-}
-
 /* Logs a failed SQLite call (no keys or tokens: only the operation and
  * SQLite's message) and returns the translated code. */
 static int fail_sql(sq_queue *q, int rc, const char *op) {
   LOG_WARN("queue sqlite: %s: %s (%d)", op, sqlite3_errmsg(q->db), rc);
-  return map_sqlite(rc);
+  return scribe_sqlite_map(rc);
 }
 
 static int exec_sql(sq_queue *q, const char *sql, const char *op) {
@@ -140,22 +118,6 @@ static int64_t backoff_ms(const sq_queue *q, int attempts) {
   return d < q->backoff_max_ms ? d : q->backoff_max_ms;
 }
 
-/* WAL (readers never block the writer) and synchronous=FULL (a commit
- * survives power loss, not only a crash).  Switching a new database to WAL
- * takes a lock that does not go through the busy handler, so when several
- * processes open a fresh file at once, retry here for a while. */
-static int configure_db(sqlite3 *db) {
-  int64_t give_up = mono_ms() + BUSY_TIMEOUT_MS;
-  for (;;) {
-    int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                          NULL);
-    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) return rc;
-    if (mono_ms() > give_up) return rc;
-    struct timespec nap = {0, 5 * 1000000L};
-    nanosleep(&nap, NULL);
-  }
-}
-
 /* ---- schema ----------------------------------------------------------- */
 
 static const char schema_v1[] =
@@ -174,59 +136,6 @@ static const char schema_v1[] =
     " WHERE state IN ('ready','leased');"
     "CREATE INDEX IF NOT EXISTS jobs_state_due ON jobs(state, available_at_ms, id);"
     "CREATE INDEX IF NOT EXISTS jobs_state_lease ON jobs(state, lease_until_ms, id);";
-
-/* Creates or checks the tables inside one write transaction, recording the
- * version in the shared table scribe_schema (one row per component, so the
- * queue and the results store can share a database file). */
-static int ensure_schema(sq_queue *q, char *err, size_t errlen) {
-  sqlite3_stmt *st = NULL;
-  int rc = exec_sql(q, "BEGIN IMMEDIATE", "begin");
-  if (rc) goto fail;
-  rc = exec_sql(q,
-                "CREATE TABLE IF NOT EXISTS scribe_schema("
-                " component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-                "create schema table");
-  if (rc) goto fail;
-  rc = prepare(q, "SELECT version FROM scribe_schema WHERE component=?1", &st);
-  if (rc) goto fail;
-  sqlite3_bind_text(st, 1, SCHEMA_COMPONENT, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  int version = 0;
-  if (s == SQLITE_ROW) {
-    version = sqlite3_column_int(st, 0);
-  } else if (s != SQLITE_DONE) {
-    rc = fail_sql(q, s, "read schema version");
-    goto fail;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (version > SCHEMA_VERSION) {
-    snprintf(err, errlen,
-             "queue sqlite: database schema version %d is newer than this program's (%d)",
-             version, SCHEMA_VERSION);
-    rc = SCRIBE_ECONFIG;
-    goto fail;
-  }
-  if (version < SCHEMA_VERSION) {
-    rc = exec_sql(q, schema_v1, "create tables");
-    if (rc) goto fail;
-    rc = exec_sql(q,
-                  "INSERT OR REPLACE INTO scribe_schema(component, version)"
-                  " VALUES('" SCHEMA_COMPONENT "', 1)",
-                  "write schema version");
-    if (rc) goto fail;
-  }
-  rc = exec_sql(q, "COMMIT", "commit");
-  if (rc) goto fail;
-  return SCRIBE_OK;
-
-fail:
-  sqlite3_finalize(st);
-  rollback(q);
-  if (err && errlen && !err[0])
-    snprintf(err, errlen, "queue sqlite: cannot set up tables: %s", scribe_strerror(rc));
-  return rc;
-}
 
 /* ---- create / free ---------------------------------------------------- */
 
@@ -253,29 +162,17 @@ static scribe_queue *sq_create(const scribe_queue_params *p, char *err, size_t e
   q->backoff_base_ms = p->backoff_base_ms;
   q->backoff_max_ms = p->backoff_max_ms;
   q->poll_ms = p->poll_ms;
-  int rc = sqlite3_open_v2(p->path, &q->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           NULL);
-  if (rc != SQLITE_OK) {
-    snprintf(err, errlen, "queue sqlite: cannot open %s: %s", p->path,
-             q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+  q->db = scribe_sqlite_open(p->path, BUSY_TIMEOUT_MS, "queue sqlite", err, errlen);
+  if (!q->db) goto fail;
+  if (scribe_sqlite_schema(q->db, SCHEMA_COMPONENT, SCHEMA_VERSION, schema_v1, "queue sqlite", err,
+                           errlen))
     goto fail;
-  }
-  sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
-  sqlite3_extended_result_codes(q->db, 1);
-  rc = configure_db(q->db);
-  if (rc != SQLITE_OK) {
-    snprintf(err, errlen, "queue sqlite: cannot configure %s: %s", p->path,
-             sqlite3_errmsg(q->db));
-    goto fail;
-  }
-  if (ensure_schema(q, err, errlen)) goto fail;
   /* Housekeeping: finished jobs are only kept a while for inspection. */
   sqlite3_stmt *st = NULL;
   if (prepare(q, "DELETE FROM jobs WHERE state='done' AND updated_at_ms < ?1", &st) ==
       SCRIBE_OK) {
-    sqlite3_bind_int64(st, 1, now_ms() - DONE_RETENTION_MS);
-    rc = sqlite3_step(st);
+    sqlite3_bind_int64(st, 1, scribe_now_ms() - DONE_RETENTION_MS);
+    int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) fail_sql(q, rc, "prune done jobs");
     sqlite3_finalize(st);
   }
@@ -291,7 +188,7 @@ fail:
 static int sq_push(scribe_queue *base, const char *key, int64_t delay_ms, bool *created) {
   sq_queue *q = (sq_queue *)base;
   sqlite3_stmt *st = NULL;
-  int64_t now = now_ms();
+  int64_t now = scribe_now_ms();
   pthread_mutex_lock(&q->mu);
   /* The partial unique index turns a second pending job for key into a
    * constraint violation that OR IGNORE skips. */
@@ -355,7 +252,7 @@ static int sq_claim(scribe_queue *base, int64_t lease_ms, scribe_job *out) {
   pthread_mutex_lock(&q->mu);
   rc = exec_sql(q, "BEGIN IMMEDIATE", "claim begin");
   if (rc) goto out;
-  int64_t now = now_ms(), id = 0;
+  int64_t now = scribe_now_ms(), id = 0;
   for (;;) {
     /* Expired leases first: those jobs have waited longest. */
     rc = pick(q,
@@ -444,7 +341,7 @@ static int why_unchanged(sq_queue *q, const scribe_job *job, const char *ok_stat
 static int sq_extend(scribe_queue *base, scribe_job *job, int64_t lease_ms) {
   sq_queue *q = (sq_queue *)base;
   sqlite3_stmt *st = NULL;
-  int64_t now = now_ms();
+  int64_t now = scribe_now_ms();
   pthread_mutex_lock(&q->mu);
   int rc = prepare(q,
                    "UPDATE jobs SET lease_until_ms=?3, updated_at_ms=?4"
@@ -480,7 +377,7 @@ static int sq_complete(scribe_queue *base, const scribe_job *job) {
   if (rc) goto out;
   sqlite3_bind_int64(st, 1, job->id);
   sqlite3_bind_text(st, 2, job->token, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, now_ms());
+  sqlite3_bind_int64(st, 3, scribe_now_ms());
   rc = step_update(q, st, "complete");
   if (rc) goto out;
   if (sqlite3_changes(q->db) == 0) rc = why_unchanged(q, job, "done", true);
@@ -492,7 +389,7 @@ out:
 static int sq_retry(scribe_queue *base, const scribe_job *job, const char *reason, bool *dead) {
   sq_queue *q = (sq_queue *)base;
   sqlite3_stmt *st = NULL;
-  int64_t now = now_ms();
+  int64_t now = scribe_now_ms();
   pthread_mutex_lock(&q->mu);
   int rc = exec_sql(q, "BEGIN IMMEDIATE", "retry begin");
   if (rc) goto out;
@@ -551,7 +448,7 @@ static int sq_fail(scribe_queue *base, const scribe_job *job, const char *reason
   sqlite3_bind_int64(st, 1, job->id);
   sqlite3_bind_text(st, 2, job->token, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, reason ? reason : "failed", -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, now_ms());
+  sqlite3_bind_int64(st, 4, scribe_now_ms());
   rc = step_update(q, st, "fail");
   if (rc) goto out;
   if (sqlite3_changes(q->db) == 0) rc = why_unchanged(q, job, "dead", false);
@@ -563,7 +460,7 @@ out:
 static int sq_release(scribe_queue *base, const scribe_job *job) {
   sq_queue *q = (sq_queue *)base;
   sqlite3_stmt *st = NULL;
-  int64_t now = now_ms();
+  int64_t now = scribe_now_ms();
   pthread_mutex_lock(&q->mu);
   int rc = prepare(q,
                    "UPDATE jobs SET state='ready', lease_until_ms=0, token=NULL,"
@@ -611,16 +508,16 @@ out:
 static int sq_wait(scribe_queue *base, int timeout_ms) {
   sq_queue *q = (sq_queue *)base;
   pthread_once(&wait_once, wait_init);
-  int64_t deadline = mono_ms() + timeout_ms;
+  int64_t deadline = scribe_mono_ms() + timeout_ms;
   pthread_mutex_lock(&wait_mu);
   uint64_t gen = wait_gen; /* taken before looking, so no push is missed */
   pthread_mutex_unlock(&wait_mu);
   for (;;) {
     int64_t due = -1;
     int rc = next_due(q, &due);
-    int64_t now = now_ms();
+    int64_t now = scribe_now_ms();
     if (rc == SCRIBE_OK && due >= 0 && due <= now) return SCRIBE_OK;
-    int64_t left = deadline - mono_ms();
+    int64_t left = deadline - scribe_mono_ms();
     if (left <= 0) return SCRIBE_ETIMEOUT;
     int64_t nap = left < q->poll_ms ? left : q->poll_ms;
     if (due >= 0 && due - now < nap) nap = due - now;

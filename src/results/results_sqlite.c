@@ -28,8 +28,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "db/sqlite_db.h"
 #include "results/results.h"
 #include "storage/storage.h"
 
@@ -80,12 +82,6 @@ static const char *const column_fields[] = {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t next_version(void) {
   static _Atomic int64_t last;
   struct timespec ts;
@@ -98,32 +94,9 @@ static int64_t next_version(void) {
   }
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int map_sqlite(int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW: return SCRIBE_OK;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return SCRIBE_EAGAIN;
-    case SQLITE_NOMEM: return SCRIBE_ENOMEM;
-    default: return SCRIBE_EIO;
-  }
-}
-
 static int fail_sql(sr_results *r, int rc, const char *op) {
   LOG_WARN("results sqlite: %s: %s (%d)", op, sqlite3_errmsg(r->db), rc);
-  return map_sqlite(rc);
-}
-
-static int exec_sql(sr_results *r, const char *sql, const char *op) {
-  int rc = sqlite3_exec(r->db, sql, NULL, NULL, NULL);
-  return rc == SQLITE_OK ? SCRIBE_OK : fail_sql(r, rc, op);
+  return scribe_sqlite_map(rc);
 }
 
 static int prepare(sr_results *r, const char *sql, sqlite3_stmt **st) {
@@ -300,22 +273,6 @@ static int cursor_decode(const char *cur, int64_t *ms, char *key) {
   return SCRIBE_OK;
 }
 
-/* WAL (readers never block the writer) and synchronous=FULL (a commit
- * survives power loss, not only a crash).  Switching a new database to WAL
- * takes a lock that does not go through the busy handler, so when several
- * processes open a fresh file at once, retry here for a while. */
-static int configure_db(sqlite3 *db) {
-  int64_t give_up = mono_ms() + BUSY_TIMEOUT_MS;
-  for (;;) {
-    int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                          NULL);
-    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) return rc;
-    if (mono_ms() > give_up) return rc;
-    struct timespec nap = {0, 5 * 1000000L};
-    nanosleep(&nap, NULL);
-  }
-}
-
 /* ---- schema ----------------------------------------------------------- */
 
 static const char schema_v1[] =
@@ -334,61 +291,6 @@ static const char schema_v1[] =
     "CREATE INDEX IF NOT EXISTS results_created ON results(created_at_ms, key);"
     "CREATE INDEX IF NOT EXISTS results_status_created ON results(status, created_at_ms, key);";
 
-static void rollback(sr_results *r) {
-  if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* Creates or checks the table in one write transaction; the version lives
- * in the shared table scribe_schema, one row per component. */
-static int ensure_schema(sr_results *r, char *err, size_t errlen) {
-  sqlite3_stmt *st = NULL;
-  int rc = exec_sql(r, "BEGIN IMMEDIATE", "begin");
-  if (rc) goto fail;
-  rc = exec_sql(r,
-                "CREATE TABLE IF NOT EXISTS scribe_schema("
-                " component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-                "create schema table");
-  if (rc) goto fail;
-  rc = prepare(r, "SELECT version FROM scribe_schema WHERE component=?1", &st);
-  if (rc) goto fail;
-  sqlite3_bind_text(st, 1, SCHEMA_COMPONENT, -1, SQLITE_STATIC);
-  int s = sqlite3_step(st);
-  int version = 0;
-  if (s == SQLITE_ROW) {
-    version = sqlite3_column_int(st, 0);
-  } else if (s != SQLITE_DONE) {
-    rc = fail_sql(r, s, "read schema version");
-    goto fail;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (version > SCHEMA_VERSION) {
-    snprintf(err, errlen,
-             "results sqlite: database schema version %d is newer than this program's (%d)",
-             version, SCHEMA_VERSION);
-    rc = SCRIBE_ECONFIG;
-    goto fail;
-  }
-  if (version < SCHEMA_VERSION) {
-    rc = exec_sql(r, schema_v1, "create tables");
-    if (rc) goto fail;
-    rc = exec_sql(r,
-                  "INSERT OR REPLACE INTO scribe_schema(component, version)"
-                  " VALUES('" SCHEMA_COMPONENT "', 1)",
-                  "write schema version");
-    if (rc) goto fail;
-  }
-  rc = exec_sql(r, "COMMIT", "commit");
-  if (rc) goto fail;
-  return SCRIBE_OK;
-
-fail:
-  sqlite3_finalize(st);
-  rollback(r);
-  if (err && errlen && !err[0])
-    snprintf(err, errlen, "results sqlite: cannot set up tables: %s", scribe_strerror(rc));
-  return rc;
-}
 
 /* ---- create / free ---------------------------------------------------- */
 
@@ -418,23 +320,11 @@ static scribe_results *sr_create(const scribe_results_params *p, char *err, size
   r->base.backend = &scribe_results_sqlite;
   pthread_mutex_init(&r->mu, NULL);
   for (int i = 0; i < READERS; i++) pthread_mutex_init(&r->readers[i].mu, NULL);
-  int rc = sqlite3_open_v2(p->path, &r->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           NULL);
-  if (rc != SQLITE_OK) {
-    snprintf(err, errlen, "results sqlite: cannot open %s: %s", p->path,
-             r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+  r->db = scribe_sqlite_open(p->path, BUSY_TIMEOUT_MS, "results sqlite", err, errlen);
+  if (!r->db) goto fail;
+  if (scribe_sqlite_schema(r->db, SCHEMA_COMPONENT, SCHEMA_VERSION, schema_v1, "results sqlite", err,
+                           errlen))
     goto fail;
-  }
-  sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
-  sqlite3_extended_result_codes(r->db, 1);
-  rc = configure_db(r->db);
-  if (rc != SQLITE_OK) {
-    snprintf(err, errlen, "results sqlite: cannot configure %s: %s", p->path,
-             sqlite3_errmsg(r->db));
-    goto fail;
-  }
-  if (ensure_schema(r, err, errlen)) goto fail;
   for (int i = 0; i < READERS; i++) {
     sr_reader *rd = &r->readers[i];
     if (sqlite3_open_v2(p->path, &rd->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -465,7 +355,7 @@ static int sr_insert(scribe_results *base, const char *key, const scribe_record_
       (meta->filename && !utf8_valid(meta->filename)))
     return SCRIBE_EINVAL;
   sqlite3_stmt *st = NULL;
-  int64_t now = now_ms();
+  int64_t now = scribe_now_ms();
   pthread_mutex_lock(&r->mu);
   int rc = prepare(r,
                    "INSERT INTO results(key, status, percent, patient_id, owner, filename,"
@@ -520,7 +410,7 @@ static int sr_stamp(scribe_results *base, const char *key, scribe_status *status
     rc = SCRIBE_ENOTFOUND;
   } else {
     LOG_WARN("results sqlite: stamp: %s (%d)", sqlite3_errmsg(rd->db), s);
-    rc = map_sqlite(s);
+    rc = scribe_sqlite_map(s);
   }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -542,7 +432,7 @@ static int sr_get(scribe_results *base, const char *key, json_t **doc) {
   }
   if (s != SQLITE_ROW) {
     LOG_WARN("results sqlite: get: %s (%d)", sqlite3_errmsg(rd->db), s);
-    rc = map_sqlite(s);
+    rc = scribe_sqlite_map(s);
     goto out;
   }
   merged = json_object();
@@ -610,7 +500,7 @@ static int sr_set_status(scribe_results *base, const char *key, scribe_status st
   sqlite3_bind_text(st, 2, scribe_status_name(status), -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 3, percent);
   sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 5, now_ms());
+  sqlite3_bind_int64(st, 5, scribe_now_ms());
   sqlite3_bind_int64(st, 6, next_version());
   rc = step_done(r, st, "set status");
   if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
@@ -634,7 +524,7 @@ static int sr_put_result(scribe_results *base, const char *key, json_t *fields) 
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, scribe_status_name(SCRIBE_STATUS_COMPLETED), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, now_ms());
+  sqlite3_bind_int64(st, 4, scribe_now_ms());
   sqlite3_bind_int64(st, 5, next_version());
   rc = step_done(r, st, "put result");
   if (rc == SCRIBE_OK && sqlite3_changes(r->db) == 0) rc = SCRIBE_ENOTFOUND;
