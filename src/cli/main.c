@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "http/web.h"
 #include "pipeline/pipeline.h"
+#include "queue/postgres.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -32,6 +33,7 @@ static void usage(FILE *f) {
           "  worker             workers only, sharing the queue with servers\n"
           "  transcribe FILE... transcribe and extract local audio files; prints result JSON\n"
           "  extract [FILE|-]   extract clinical data from a transcript; prints JSON\n"
+          "  migrate            create or upgrade the PostgreSQL schema (postgres backends)\n"
           "  version            print the version\n\n"
           "Run `scribe <command> --help` for the options of a command.\n");
 }
@@ -264,6 +266,38 @@ out:
   return rc;
 }
 
+/* ---- migrate ---------------------------------------------------------- */
+
+static int cmd_migrate(int argc, char **argv) {
+  if (has_flag(argc, argv, "--help") || has_flag(argc, argv, "-h")) {
+    config_help("migrate", "[--postgres-url URL]",
+                "Creates or upgrades the PostgreSQL tables of the postgres queue, results and "
+                "notify backends, once (safe when several processes run it at the same time). "
+                "Servers and workers also migrate at start; run this to do it ahead of a "
+                "deployment.");
+    return 0;
+  }
+  scribe_config cfg;
+  int rc = load_config(&cfg, &argc, argv);
+  if (rc) return rc;
+  if ((rc = reject_unknown(argc, argv, 0))) goto out;
+  if (!*cfg.postgres_url) {
+    fprintf(stderr, "scribe migrate: set postgres_url (--postgres-url or SCRIBE_POSTGRES_URL)\n");
+    rc = 2;
+    goto out;
+  }
+  char err[512] = "";
+  if (scribe_postgres_migrate(cfg.postgres_url, err, sizeof(err))) {
+    fprintf(stderr, "scribe migrate: %s\n", err);
+    rc = 1;
+    goto out;
+  }
+  printf("schema is current\n");
+out:
+  scribe_config_release(&cfg);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -289,6 +323,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "worker")) return cmd_serve(argc, argv, false);
   if (!strcmp(cmd, "transcribe")) return cmd_transcribe(argc, argv);
   if (!strcmp(cmd, "extract")) return scribe_extract_cli(argc, argv);
+  if (!strcmp(cmd, "migrate")) return cmd_migrate(argc, argv);
   fprintf(stderr, "scribe: unknown command \"%s\"\n\n", cmd);
   usage(stderr);
   return 2;

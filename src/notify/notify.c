@@ -11,11 +11,13 @@
 
 extern const scribe_notify_backend scribe_notify_local;
 extern const scribe_notify_backend scribe_notify_sqlite;
+extern const scribe_notify_backend scribe_notify_postgres;
 
 /* NULL-terminated; the first entry is the default. */
 static const scribe_notify_backend *const backends[] = {
     &scribe_notify_local,
     &scribe_notify_sqlite,
+    &scribe_notify_postgres,
     NULL,
 };
 

@@ -10,10 +10,12 @@
 #include "core/error.h"
 
 extern const scribe_queue_backend scribe_queue_sqlite;
+extern const scribe_queue_backend scribe_queue_postgres;
 
 /* NULL-terminated; the first entry is the default. */
 static const scribe_queue_backend *const backends[] = {
     &scribe_queue_sqlite,
+    &scribe_queue_postgres,
     NULL,
 };
 

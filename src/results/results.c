@@ -15,10 +15,12 @@
 #define LIST_LIMIT_MAX 500
 
 extern const scribe_results_backend scribe_results_sqlite;
+extern const scribe_results_backend scribe_results_postgres;
 
 /* NULL-terminated; the first entry is the default. */
 static const scribe_results_backend *const backends[] = {
     &scribe_results_sqlite,
+    &scribe_results_postgres,
     NULL,
 };
 

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "../postgres/pg_test_util.h"
 #include "../storage/contract_util.h"
 #include "core/error.h"
 #include "notify/notify.h"
@@ -28,6 +29,7 @@ typedef struct fixture {
 /* Parameters for `backend`; false to skip a backend this suite does not
  * know how to configure. */
 static char g_db[512];
+static char g_pg[1024]; /* postgres: one database for the whole run; "" when none */
 
 static bool make_params(const char *backend, scribe_notify_params *p) {
   *p = scribe_notify_default_params();
@@ -36,12 +38,17 @@ static bool make_params(const char *backend, scribe_notify_params *p) {
     p->conninfo = g_db;
     return true;
   }
+  if (strcmp(backend, "postgres") == 0) {
+    if (!g_pg[0]) return false;
+    p->conninfo = g_pg;
+    return true;
+  }
   return false;
 }
 
 /* Backends that carry events between processes sharing one store. */
 static bool shared_between_handles(const char *backend) {
-  return strcmp(backend, "sqlite") == 0;
+  return strcmp(backend, "sqlite") == 0 || strcmp(backend, "postgres") == 0;
 }
 
 static int setup(void **state) {
@@ -319,6 +326,7 @@ int main(void) {
   char *dir = tu_mkdtemp("notify");
   if (!dir) return 1;
   snprintf(g_db, sizeof(g_db), "%s/events.db", dir);
+  if (!pgt_fresh_db("notify", g_pg, sizeof(g_pg))) g_pg[0] = '\0';
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_between_handles, setup, teardown),
       cmocka_unit_test_setup_teardown(test_registry, setup, teardown),

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <sys/wait.h>
 
+#include "../postgres/pg_test_util.h"
 #include "../storage/contract_util.h"
 #include "core/error.h"
 #include "queue/queue.h"
@@ -43,6 +44,12 @@ static bool make_params(const char *backend, const char *dir, char *path, size_t
   if (strcmp(backend, "sqlite") == 0) {
     snprintf(path, pathlen, "%s/queue.db", dir);
     p->path = path;
+    return true;
+  }
+  if (strcmp(backend, "postgres") == 0) {
+    /* A fresh database per test; path holds its connection string. */
+    if (!pgt_fresh_db("queue", path, pathlen)) return false;
+    p->conninfo = path;
     return true;
   }
   return false;

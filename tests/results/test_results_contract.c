@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "../postgres/pg_test_util.h"
 #include "../storage/contract_util.h"
 #include "core/error.h"
 #include "queue/queue.h"
@@ -36,6 +37,12 @@ static bool make_params(const char *backend, const char *dir, char *path, size_t
   if (strcmp(backend, "sqlite") == 0) {
     snprintf(path, pathlen, "%s/results.db", dir);
     p->path = path;
+    return true;
+  }
+  if (strcmp(backend, "postgres") == 0) {
+    /* A fresh database per test; path holds its connection string. */
+    if (!pgt_fresh_db("results", path, pathlen)) return false;
+    p->conninfo = path;
     return true;
   }
   return false;
