@@ -27,6 +27,8 @@
  *
  * Threads: a handle is used by one thread at a time (a worker owns its
  * handle).  Distinct handles may be used from different threads at once.
+ * A result depends only on the audio and the parameters, not on what the
+ * handle transcribed before.
  * Creating a handle loads the model (about 1 s and ~100 MB for PocketSphinx).
  *
  * Privacy: this layer never logs transcripts or audio, and silences the
