@@ -6,15 +6,18 @@
 #include "storage/storage.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 
 extern const scribe_storage_backend scribe_storage_fs;
+extern const scribe_storage_backend scribe_storage_s3;
 
 /* NULL-terminated; the first entry is the default. */
 static const scribe_storage_backend *const backends[] = {
     &scribe_storage_fs,
+    &scribe_storage_s3,
     NULL,
 };
 
@@ -162,4 +165,19 @@ int scribe_storage_remove(scribe_storage *s, const char *key) {
   if (!s) return SCRIBE_EINVAL;
   if (!scribe_storage_key_valid(key)) return SCRIBE_EBADKEY;
   return s->backend->remove(s, key);
+}
+
+int scribe_storage_presign_put(scribe_storage *s, const char *key, long expires_seconds,
+                               char **url) {
+  if (!url) return SCRIBE_EINVAL;
+  *url = NULL;
+  if (!s || !s->backend->presign_put) return SCRIBE_EINVAL;
+  if (!scribe_storage_key_valid(key)) return SCRIBE_EBADKEY;
+  if (expires_seconds < 1 || expires_seconds > 604800) return SCRIBE_EINVAL;
+  int rc = s->backend->presign_put(s, key, expires_seconds, url);
+  if (rc != SCRIBE_OK) {
+    free(*url);
+    *url = NULL;
+  }
+  return rc;
 }

@@ -72,6 +72,10 @@ struct scribe_storage_backend {
   void (*close)(scribe_storage_reader *r);
   int (*stat)(scribe_storage *s, const char *key, uint64_t *size);
   int (*remove)(scribe_storage *s, const char *key);
+  /* Optional (NULL when the backend has no such thing, as fs): a URL that
+   * lets a client PUT the object itself until expires_seconds from now;
+   * *url is malloc'd. */
+  int (*presign_put)(scribe_storage *s, const char *key, long expires_seconds, char **url);
 };
 
 scribe_storage_params scribe_storage_default_params(void);
@@ -114,5 +118,16 @@ void scribe_storage_close(scribe_storage_reader *r); /* NULL is fine */
 int scribe_storage_stat(scribe_storage *s, const char *key, uint64_t *size);
 /* Deletes `key`; SCRIBE_ENOTFOUND when absent. */
 int scribe_storage_remove(scribe_storage *s, const char *key);
+
+/* A presigned URL with which a client (the browser) uploads `key` straight
+ * to the backend with an HTTP PUT of the whole body, valid for
+ * expires_seconds (1..604800).  Only backends with a presign_put op (s3);
+ * the object becomes visible when the client's PUT completes, so check with
+ * scribe_storage_stat() before using it.  On success *url is malloc'd and
+ * the caller frees it.  Errors: SCRIBE_EINVAL (no such op for this backend,
+ * bad expiry or arguments; *url stays NULL), SCRIBE_EBADKEY.  Signing is
+ * local: no request is made. */
+int scribe_storage_presign_put(scribe_storage *s, const char *key, long expires_seconds,
+                               char **url);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "../storage/contract_util.h"
+#include "../storage/s3_env.h"
 #include "core/error.h"
 #include "storage/storage.h"
 
@@ -32,6 +33,30 @@ static bool make_params(const char *backend, const char *dir, scribe_storage_par
   *p = scribe_storage_default_params();
   if (strcmp(backend, "fs") == 0) {
     p->root = dir;
+    return true;
+  }
+  if (strcmp(backend, "s3") == 0) {
+    /* The fixture's s3rver behind the SigV4-checking proxy (or a real
+     * bucket named by SCRIBE_TEST_S3_*); each fixture gets its own prefix
+     * made of the last two components of dir (run directory / test). */
+    static s3_test_env env;
+    static int loaded; /* 0 unknown, 1 yes, -1 no */
+    static char prefix[256];
+    if (!loaded) loaded = s3_test_env_load(&env) ? 1 : -1;
+    if (loaded < 0) return false;
+    const char *end = dir + strlen(dir), *a = end;
+    int slashes = 0;
+    while (a > dir && slashes < 2)
+      if (*--a == '/') slashes++;
+    if (*a == '/') a++;
+    snprintf(prefix, sizeof(prefix), "contract/%s/", a);
+    p->s3_endpoint = env.endpoint;
+    p->s3_bucket = env.bucket;
+    p->s3_region = env.region[0] ? env.region : NULL;
+    p->s3_access_key = env.access_key;
+    p->s3_secret_key = env.secret_key;
+    p->s3_prefix = prefix;
+    p->s3_path_style = true;
     return true;
   }
   return false;
