@@ -50,6 +50,9 @@ static const char *const allow_for_route[] = {
     [ROUTE_CONSULTATIONS] = "GET, HEAD, POST, OPTIONS",
     [ROUTE_CONSULTATION] = "GET, HEAD, DELETE, OPTIONS",
     [ROUTE_COMPLETE] = "POST, OPTIONS",
+    [ROUTE_PARTS] = "GET, HEAD, OPTIONS",
+    [ROUTE_PART] = "PUT, OPTIONS",
+    [ROUTE_PARTS_COMPLETE] = "POST, OPTIONS",
     [ROUTE_API_NONE] = NULL,
 };
 
@@ -75,6 +78,39 @@ static bool starts_with(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* {id}/parts, {id}/parts/complete, {id}/parts/{n}: the resumable upload.
+ * ROUTE_NONE when rest is none of them.  An {n} that is not a number
+ * still routes here (400 from the handler, not a confusing 404). */
+static http_route match_sub_route(const char *rest, http_req *r) {
+  const char *p = strstr(rest, "/parts");
+  if (!p || p == rest) return ROUTE_NONE;
+  const char *tail = p + strlen("/parts");
+  http_route route;
+  if (*tail == '\0') {
+    route = ROUTE_PARTS;
+  } else if (strcmp(tail, "/complete") == 0) {
+    route = ROUTE_PARTS_COMPLETE;
+  } else if (tail[0] == '/' && tail[1] && !strchr(tail + 1, '/')) {
+    route = ROUTE_PART;
+    snprintf(r->part, sizeof(r->part), "%s", tail + 1);
+    if (strlen(tail + 1) >= sizeof(r->part)) r->part[0] = 'x'; /* too long: invalid */
+  } else {
+    return ROUTE_NONE;
+  }
+  char tmp[SCRIBE_STORAGE_KEY_MAX + 1];
+  size_t kl = (size_t)(p - rest);
+  if (kl >= sizeof(tmp)) {
+    kl = sizeof(tmp) - 1;
+    r->param_too_long = true;
+  }
+  memcpy(tmp, rest, kl);
+  tmp[kl] = '\0';
+  bool too_long = r->param_too_long;
+  take_param(r, tmp);
+  r->param_too_long = r->param_too_long || too_long;
+  return route;
+}
+
 static http_route match_route(const char *url, http_req *r) {
   if (strcmp(url, "/healthz") == 0) return ROUTE_HEALTHZ;
   if (strcmp(url, "/readyz") == 0) return ROUTE_READYZ;
@@ -88,6 +124,8 @@ static http_route match_route(const char *url, http_req *r) {
     return ROUTE_CONSULTATIONS;
   if (starts_with(url, "/api/v1/consultations/")) {
     const char *rest = url + strlen("/api/v1/consultations/");
+    http_route sub = match_sub_route(rest, r);
+    if (sub != ROUTE_NONE) return sub;
     size_t n = strlen(rest);
     static const char suffix[] = "/complete";
     size_t sl = sizeof(suffix) - 1;
@@ -369,6 +407,8 @@ static enum MHD_Result begin_request(http_call *c, const char *url) {
     defer_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed");
   } else if (!options && r->route == ROUTE_UPLOAD) {
     return scribe_http_upload_begin(c);
+  } else if (!options && r->route == ROUTE_PART) {
+    return scribe_http_part_begin(c);
   } else if (!options && is_method(c->method, "POST")) {
     r->body = BODY_JSON;
     scribe_buf_init(&r->json, (size_t)cfg->max_json_bytes);
@@ -435,6 +475,12 @@ static enum MHD_Result end_request(http_call *c, const char *url) {
       return get ? scribe_http_route_get(c) : scribe_http_route_delete(c);
     case ROUTE_COMPLETE:
       return scribe_http_route_complete(c);
+    case ROUTE_PARTS:
+      return scribe_http_route_parts(c);
+    case ROUTE_PART:
+      return scribe_http_part_end(c);
+    case ROUTE_PARTS_COMPLETE:
+      return scribe_http_route_parts_complete(c);
     case ROUTE_NONE:
     case ROUTE_API_NONE:
     default:
@@ -554,6 +600,11 @@ scribe_http *scribe_http_start(scribe_app *app, const scribe_embedded_file *web,
 
   h->ws = scribe_ws_hub_create(app, ws_max, (int)cfg->max_json_depth, err, errlen);
   if (!h->ws) goto fail;
+  if (pthread_mutex_init(&h->parts_lock, NULL) != 0) {
+    snprintf(err, errlen, "cannot create a mutex");
+    goto fail;
+  }
+  h->parts_lock_ready = true;
   h->docs = scribe_http_cache_create(1024, 1u << 20);
   if (!h->docs) {
     snprintf(err, errlen, "out of memory");
@@ -589,6 +640,7 @@ scribe_http *scribe_http_start(scribe_app *app, const scribe_embedded_file *web,
   return h;
 
 fail:
+  if (h->parts_lock_ready) pthread_mutex_destroy(&h->parts_lock);
   scribe_ws_hub_free(h->ws);
   scribe_http_cache_free(h->docs);
   scribe_http_origins_free(h->cors, h->ncors);
@@ -608,6 +660,7 @@ void scribe_http_stop(scribe_http *h) {
   scribe_ws_hub_free(h->ws);
   scribe_http_cache_free(h->docs);
   scribe_http_origins_free(h->cors, h->ncors);
+  if (h->parts_lock_ready) pthread_mutex_destroy(&h->parts_lock);
   LOG_INFO("http stopped");
   free(h);
 }

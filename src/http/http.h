@@ -19,6 +19,8 @@
  *   native API
  *     POST/GET /api/v1/consultations       GET/DELETE /api/v1/consultations/{id}
  *     POST /api/v1/consultations/{id}/complete
+ *     PUT  /api/v1/consultations/{id}/parts/{n}   (resumable upload)
+ *     GET  /api/v1/consultations/{id}/parts   POST .../parts/complete
  *     WebSocket /api/v1/events             GET /healthz, GET /readyz
  *   the embedded web page (GET / and the files of the `web` table).
  *

@@ -4,6 +4,7 @@
  *   http.c         daemon start/stop, routing, responses, CORS, static files
  *   http_routes.c  JSON routes (compatibility + /api/v1 + health)
  *   http_upload.c  the signed, streamed PUT /upload/{key}
+ *   http_parts.c   the resumable upload: numbered parts, listing, completion
  *   http_util.c    pure helpers (JSON depth scan, Host check, WebSocket
  *                  accept key, ...), unit-tested directly
  *   ws.c           the WebSocket thread (wslay) and the event fan-out
@@ -13,6 +14,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,8 @@
 #define SCRIBE_HTTP_LIST_DEFAULT 50
 #define SCRIBE_HTTP_LIST_MAX 1000
 #define SCRIBE_HTTP_CURSOR_MAX 512
+#define SCRIBE_HTTP_PART_MAX (16u * 1024 * 1024) /* one part of a resumable upload */
+#define SCRIBE_HTTP_PARTS_MAX 1000               /* parts 0..999 per consultation */
 #define SCRIBE_WS_MSG_MAX (64 * 1024)         /* larger client messages: close 1009 */
 #define SCRIBE_WS_MAX_SUBS 100                /* subscriptions per connection */
 #define SCRIBE_WS_OUT_MAX (16u * 1024 * 1024) /* queued output before a slow peer is dropped */
@@ -57,6 +61,9 @@ typedef enum http_route {
   ROUTE_CONSULTATIONS, /* /api/v1/consultations */
   ROUTE_CONSULTATION,  /* /api/v1/consultations/{id} */
   ROUTE_COMPLETE,      /* /api/v1/consultations/{id}/complete */
+  ROUTE_PARTS,         /* GET /api/v1/consultations/{id}/parts */
+  ROUTE_PART,          /* PUT /api/v1/consultations/{id}/parts/{n} */
+  ROUTE_PARTS_COMPLETE, /* POST /api/v1/consultations/{id}/parts/complete */
   ROUTE_API_NONE       /* unknown path under /api/ (JSON 404) */
 } http_route;
 
@@ -74,6 +81,11 @@ struct scribe_http {
   size_t ncors;
   scribe_ws_hub *ws;
   scribe_http_cache *docs; /* serialized result documents by (key, version) */
+  /* Serializes the commit of a part (data + checksum record) with the
+   * completion of a resumable upload, so that neither sees the other half
+   * done (http_parts.c). */
+  pthread_mutex_t parts_lock;
+  bool parts_lock_ready;
 };
 
 /* One request (MHD's con_cls); freed by the request-completed callback. */
@@ -84,6 +96,7 @@ typedef struct http_req {
   char path[160];   /* for the access log: no query string */
   char param[SCRIBE_STORAGE_KEY_MAX + 1]; /* {key}/{id} as decoded by MHD */
   bool param_too_long;
+  char part[16];    /* {n} of /parts/{n}, as received (validated by the route) */
   unsigned status;  /* queued status (access log) */
   uint64_t bytes;   /* response body bytes (access log) */
   bool responded;
@@ -94,6 +107,11 @@ typedef struct http_req {
   scribe_buf json;
   scribe_storage_writer *writer;
   void *md5;        /* EVP_MD_CTX * of the upload (ETag) */
+  void *sha256;     /* EVP_MD_CTX * of a part (resumable upload only) */
+  unsigned part_no;
+  bool want_md5, want_sha256; /* checksums sent by the client (Content-MD5, X-Checksum-SHA256) */
+  unsigned char md5_expected[16];
+  unsigned char sha256_expected[32];
   /* error found while the body was arriving, sent once it is read */
   unsigned deferred_status;
   const char *deferred_code;
@@ -157,6 +175,18 @@ enum MHD_Result scribe_http_upload_end(http_call *c);
 /* Releases what an unfinished upload holds (client went away). */
 void scribe_http_upload_cleanup(http_req *r);
 
+/* PUT /api/v1/consultations/{id}/parts/{n} (http_parts.c): first call
+ * (headers only), body pieces go through scribe_http_upload_data(), body
+ * complete (verify checksums, commit the part and its checksum record). */
+enum MHD_Result scribe_http_part_begin(http_call *c);
+enum MHD_Result scribe_http_part_end(http_call *c);
+/* GET /api/v1/consultations/{id}/parts and POST .../parts/complete. */
+enum MHD_Result scribe_http_route_parts(http_call *c);
+enum MHD_Result scribe_http_route_parts_complete(http_call *c);
+/* Removes every part of consultation `key` (and their checksum records);
+ * missing ones are fine.  Used by DELETE and after completion. */
+void scribe_http_parts_remove(scribe_http *h, const char *key, unsigned from);
+
 /* ---- pure helpers (http_util.c) ----------------------------------------- */
 /* Deepest nesting of [ and { outside strings in the JSON text; stops
  * scanning as soon as the depth exceeds limit (then returns limit + 1). */
@@ -177,6 +207,13 @@ bool scribe_http_has_token(const char *value, const char *token);
 bool scribe_http_is_json_type(const char *content_type);
 /* Decimal digits only, no sign, no overflow. */
 bool scribe_http_parse_u64(const char *s, uint64_t *out);
+/* A part number: decimal, no sign, no leading zero, below max. */
+bool scribe_http_parse_part(const char *s, unsigned max, unsigned *out);
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void scribe_http_hex(const unsigned char *p, size_t n, char *out);
+/* Decodes a checksum header value into want (n bytes): 2n hex digits
+ * (either case) or standard base64 with padding.  False when malformed. */
+bool scribe_http_parse_digest(const char *value, unsigned char *want, size_t n);
 /* Content-Type for a file name, by extension. */
 const char *scribe_http_mime_type(const char *path);
 /* Splits a comma-separated origin list (spaces and trailing '/' trimmed).

@@ -199,8 +199,17 @@ static enum MHD_Result reply_document(http_call *c, bool final_only) {
   if (rc == SCRIBE_ENOTFOUND && final_only)
     return reply_static_json(c, MHD_HTTP_NOT_FOUND, "{\"status\":\"processing\"}");
   if (rc) return scribe_http_reply_rc(c, rc);
-  if (final_only && st != SCRIBE_STATUS_COMPLETED && st != SCRIBE_STATUS_FAILED)
+  if (final_only && st != SCRIBE_STATUS_COMPLETED && st != SCRIBE_STATUS_FAILED) {
+    /* An upload that went straight to the object store (presigned S3 PUT)
+     * has no server-side completion: the original client only polls this
+     * route, so a poll that finds the audio there queues the job (the
+     * bucket event notification of the original design). */
+    if (st == SCRIBE_STATUS_UPLOADED) {
+      bool queued = false;
+      scribe_app_enqueue(c->h->app, key, &queued);
+    }
     return reply_static_json(c, MHD_HTTP_NOT_FOUND, "{\"status\":\"processing\"}");
+  }
   size_t len = 0;
   char *body = scribe_http_cache_get(c->h->docs, key, version, &len);
   if (!body) {
@@ -309,6 +318,7 @@ enum MHD_Result scribe_http_route_delete(http_call *c) {
   if (!param_key_ok(c)) return bad_key(c);
   int rc = scribe_app_delete(c->h->app, c->r->param);
   scribe_http_cache_drop(c->h->docs, c->r->param);
+  scribe_http_parts_remove(c->h, c->r->param, 0); /* an unfinished resumable upload */
   if (rc) return scribe_http_reply_rc(c, rc);
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

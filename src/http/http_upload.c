@@ -31,6 +31,10 @@ void scribe_http_upload_cleanup(http_req *r) {
     EVP_MD_CTX_free(r->md5);
     r->md5 = NULL;
   }
+  if (r->sha256) {
+    EVP_MD_CTX_free(r->sha256);
+    r->sha256 = NULL;
+  }
 }
 
 static bool chunked(http_call *c) {
@@ -117,6 +121,7 @@ enum MHD_Result scribe_http_upload_data(http_call *c, const char *data, size_t l
   r->received += len;
   if (!r->writer) return MHD_YES; /* a write failed: drop the rest, answer at the end */
   if (r->md5) EVP_DigestUpdate(r->md5, data, len);
+  if (r->sha256) EVP_DigestUpdate(r->sha256, data, len);
   int rc = scribe_storage_write(r->writer, data, len);
   if (rc) {
     LOG_ERROR("upload key=%s: storage write failed: %s", r->param, scribe_err_name(rc));

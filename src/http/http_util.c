@@ -233,3 +233,62 @@ bool scribe_http_origin_listed(char *const *list, size_t n, const char *origin) 
     if (strcmp(list[i], origin) == 0) return true;
   return false;
 }
+
+bool scribe_http_parse_part(const char *s, unsigned max, unsigned *out) {
+  if (!s || !*s || strlen(s) > 9) return false;
+  if (s[0] == '0' && s[1] != '\0') return false; /* one spelling per part */
+  uint64_t v = 0;
+  if (!scribe_http_parse_u64(s, &v) || v >= max) return false;
+  *out = (unsigned)v;
+  return true;
+}
+
+void scribe_http_hex(const unsigned char *p, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[p[i] >> 4];
+    out[2 * i + 1] = digits[p[i] & 0x0f];
+  }
+  out[2 * n] = '\0';
+}
+
+static int hexval(unsigned char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+bool scribe_http_parse_digest(const char *value, unsigned char *want, size_t n) {
+  if (!value || n == 0 || n > 64) return false;
+  while (*value == ' ' || *value == '\t') value++;
+  size_t len = strlen(value);
+  while (len && (value[len - 1] == ' ' || value[len - 1] == '\t')) len--;
+  if (len == 2 * n) {
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+      int hi = hexval((unsigned char)value[2 * i]), lo = hexval((unsigned char)value[2 * i + 1]);
+      if (hi < 0 || lo < 0) ok = false;
+      else want[i] = (unsigned char)(hi << 4 | lo);
+    }
+    if (ok) return true;
+  }
+  /* base64: 4 characters per 3 bytes, padded */
+  size_t b64len = (n + 2) / 3 * 4;
+  if (len != b64len) return false;
+  unsigned char tmp[96];
+  size_t pad = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (value[i] == '=') {
+      if (i < len - 2) return false;
+      pad++;
+    } else if (pad || b64val((unsigned char)value[i]) < 0) {
+      return false;
+    }
+  }
+  if (pad != (3 - n % 3) % 3) return false;
+  int got = EVP_DecodeBlock(tmp, (const unsigned char *)value, (int)len);
+  if (got < 0 || (size_t)got != n + pad) return false;
+  memcpy(want, tmp, n);
+  return true;
+}

@@ -143,11 +143,51 @@ static void test_origins(void **state) {
   scribe_http_origins_free(list, n);
 }
 
+static void test_parts_helpers(void **state) {
+  unsigned n = 7;
+  assert_true(scribe_http_parse_part("0", 1000, &n));
+  assert_int_equal(n, 0);
+  assert_true(scribe_http_parse_part("999", 1000, &n));
+  assert_int_equal(n, 999);
+  const char *bad[] = {"", "00", "01", "1000", "-1", "+1", "1a", " 1", "4294967296", "x"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_false(scribe_http_parse_part(bad[i], 1000, &n));
+  assert_false(scribe_http_parse_part(NULL, 1000, &n));
+
+  char hex[9];
+  const unsigned char b[4] = {0x00, 0xab, 0x10, 0xff};
+  scribe_http_hex(b, 4, hex);
+  assert_string_equal(hex, "00ab10ff");
+
+  /* MD5 of "" in hex and base64 */
+  static const unsigned char md5_empty[16] = {0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04,
+                                              0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42, 0x7e};
+  unsigned char got[32];
+  assert_true(scribe_http_parse_digest("d41d8cd98f00b204e9800998ecf8427e", got, 16));
+  assert_memory_equal(got, md5_empty, 16);
+  assert_true(scribe_http_parse_digest("D41D8CD98F00B204E9800998ECF8427E", got, 16));
+  assert_memory_equal(got, md5_empty, 16);
+  assert_true(scribe_http_parse_digest(" 1B2M2Y8AsgTpgAmY7PhCfg== ", got, 16));
+  assert_memory_equal(got, md5_empty, 16);
+  assert_false(scribe_http_parse_digest("1B2M2Y8AsgTpgAmY7PhCfg=", got, 16));
+  assert_false(scribe_http_parse_digest("1B2M2Y8AsgTpgAmY7PhC=g==", got, 16));
+  assert_false(scribe_http_parse_digest("1B2M2Y8AsgTpgAmY7PhCf!==", got, 16));
+  assert_false(scribe_http_parse_digest("d41d8cd98f00b204e9800998ecf8427", got, 16));
+  assert_false(scribe_http_parse_digest("g41d8cd98f00b204e9800998ecf8427e", got, 16));
+  assert_false(scribe_http_parse_digest("", got, 16));
+  assert_false(scribe_http_parse_digest(NULL, got, 16));
+  /* SHA-256 of "" in base64 (32 bytes: one '=' of padding) */
+  assert_true(scribe_http_parse_digest("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", got, 32));
+  assert_int_equal(got[0], 0xe3);
+  assert_int_equal(got[31], 0x55);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_depth), cmocka_unit_test(test_json_parse),
       cmocka_unit_test(test_host),       cmocka_unit_test(test_ws_accept),
       cmocka_unit_test(test_tokens_types_numbers), cmocka_unit_test(test_origins),
+      cmocka_unit_test(test_parts_helpers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
