@@ -204,10 +204,18 @@ int scribe_app_verify_upload(const scribe_app *app, const char *key, const char 
 }
 
 int scribe_app_upload_url(const scribe_app *app, const char *base, const char *key, char **url) {
+  /* A store that signs its own URLs (S3) takes the upload directly, as in
+   * the original design; the server then learns of it from upload-complete
+   * or from the client's polling (see scribe_app_enqueue). */
+  char obj[SCRIBE_STORAGE_KEY_MAX + 1];
+  int rc = scribe_app_audio_object(key, obj, sizeof(obj));
+  if (rc) return rc;
+  rc = scribe_storage_presign_put(app->storage, obj, (long)app->cfg->upload_url_ttl, url);
+  if (rc != SCRIBE_EINVAL) return rc;
   int64_t expires = scribe_now_ms() / 1000 + app->cfg->upload_url_ttl;
   int64_t max = app->cfg->upload_max_bytes;
   char sig[65];
-  int rc = scribe_app_sign_upload(app, key, expires, max, sig);
+  rc = scribe_app_sign_upload(app, key, expires, max, sig);
   if (rc) return rc;
   size_t blen = strlen(base);
   while (blen && base[blen - 1] == '/') blen--;

@@ -58,8 +58,9 @@ int scribe_app_sign_upload(const scribe_app *app, const char *key, int64_t expir
 int scribe_app_verify_upload(const scribe_app *app, const char *key, const char *expires,
                              const char *max_bytes, const char *sig, int64_t now,
                              int64_t *max_bytes_out);
-/* Builds the absolute upload URL for key under base (e.g.
- * "http://127.0.0.1:8080"): base "/upload/" key "?expires=…&max=…&sig=…".
+/* Builds the absolute upload URL for key: the object store's own presigned
+ * PUT when the storage backend has one (s3), else base "/upload/" key
+ * "?expires=…&max=…&sig=…" under base (e.g. "http://127.0.0.1:8080").
  * The caller free()s *url. */
 int scribe_app_upload_url(const scribe_app *app, const char *base, const char *key, char **url);
 

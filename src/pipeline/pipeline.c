@@ -227,24 +227,24 @@ int scribe_pipeline_process_job(scribe_app *app, scribe_engines *e, scribe_job *
     snprintf(err, sizeof(err), "invalid audio key");
     goto done;
   }
+  /* A redelivery of a finished job (its acknowledge was lost) or of a
+   * deleted consultation: acknowledge it without doing the work again. */
+  scribe_status status;
+  int64_t version;
+  rc = scribe_results_stamp(app->results, job->key, &status, &version);
+  if (rc == SCRIBE_ENOTFOUND || (rc == SCRIBE_OK && status == SCRIBE_STATUS_COMPLETED)) {
+    LOG_INFO("job key=%s already %s; acknowledged", job->key,
+             rc ? "deleted" : "completed");
+    scribe_queue_complete(app->queue, job);
+    return SCRIBE_OK;
+  }
+  if (rc) {
+    snprintf(err, sizeof(err), "cannot read the consultation: %s", scribe_strerror(rc));
+    goto done;
+  }
   rc = scribe_storage_open(app->storage, obj, &ss.r, &ss.size);
   if (rc == SCRIBE_ENOTFOUND) {
-    /* Deleted while queued, or already processed and removed: nothing to
-     * do unless the record still waits for it. */
-    json_t *doc = NULL;
-    if (scribe_results_get(app->results, job->key, &doc) == SCRIBE_OK) {
-      int st = scribe_status_parse(json_string_value(json_object_get(doc, "status")));
-      json_decref(doc);
-      if (st == SCRIBE_STATUS_COMPLETED) {
-        rc = SCRIBE_OK; /* a duplicate delivery of a finished job */
-        scribe_queue_complete(app->queue, job);
-        return SCRIBE_OK;
-      }
-      snprintf(err, sizeof(err), "the audio for this consultation is missing");
-    } else {
-      scribe_queue_complete(app->queue, job); /* consultation deleted */
-      return SCRIBE_OK;
-    }
+    snprintf(err, sizeof(err), "the audio for this consultation is missing");
     goto done;
   }
   if (rc) {
@@ -281,8 +281,11 @@ int scribe_pipeline_process_job(scribe_app *app, scribe_engines *e, scribe_job *
     if (rr && rr != SCRIBE_ENOTFOUND) LOG_WARN("job %s: audio not deleted: %s", job->key,
                                                scribe_strerror(rr));
   }
-  scribe_queue_complete(app->queue, job);
+  int ack = scribe_queue_complete(app->queue, job);
   LOG_INFO("job done key=%s ms=%lld", job->key, (long long)(scribe_mono_ms() - t0));
+  if (ack)
+    LOG_WARN("job %s: acknowledge failed (%s); a redelivery will find it completed", job->key,
+             scribe_err_name(ack));
   json_decref(fields);
   return SCRIBE_OK;
 

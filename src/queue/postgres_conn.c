@@ -8,6 +8,7 @@
  * can quote row values).
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,16 @@ static void conn_drop(scribe_postgres_conn *c) {
 }
 
 int scribe_postgres_ready(scribe_postgres_conn *c) {
+  /* Between transactions, read what the server sent while the connection
+   * sat in the pool: after a server restart that is the termination
+   * notice and EOF, so the connection is replaced here instead of failing
+   * the caller's next statement.  (Non-blocking; inside a transaction a
+   * lost connection must fail the transaction instead.) */
+  if (c->pg && PQstatus(c->pg) == CONNECTION_OK &&
+      PQtransactionStatus(c->pg) == PQTRANS_IDLE && !PQconsumeInput(c->pg)) {
+    conn_drop(c);
+    c->retry_at_ms = 0;
+  }
   if (c->pg && PQstatus(c->pg) == CONNECTION_OK) return SCRIBE_OK;
   conn_drop(c);
   int64_t now = mono_ms();
@@ -168,8 +179,21 @@ int scribe_postgres_exec(scribe_postgres_conn *c, const char *op, const char *sq
   if (out) *out = NULL;
   int rc = scribe_postgres_ready(c);
   if (rc) return rc;
+  bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
   PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && idle &&
+      PQstatus(c->pg) == CONNECTION_BAD) {
+    /* A pooled connection the server had already closed (restart,
+     * failover): the statement never ran.  Once, on a new connection. */
+    PQclear(res);
+    conn_drop(c);
+    c->retry_at_ms = 0;
+    rc = scribe_postgres_ready(c);
+    if (rc) return rc;
+    res = PQexecParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  }
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
     if (out) *out = res;
     else PQclear(res);
