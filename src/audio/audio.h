@@ -116,4 +116,12 @@ int scribe_audio_decode_memory(const void *data, size_t len, const scribe_audio_
 /* Frees a, including its samples.  Accepts NULL. */
 void scribe_audio_free(scribe_audio *a);
 
+/* Makes sure the decoder can run.  The `scribe` program keeps FFmpeg out of
+ * processes that never decode (an API server with no workers): it loads the
+ * decoder module (libscribe-audio.so, next to the program) on first use,
+ * and this call loads it ahead of time so a missing module stops a worker
+ * at start with a clear message.  Linked statically (tests, other
+ * programs) it does nothing and returns SCRIBE_OK. */
+int scribe_audio_preload(char *err, size_t errlen);
+
 #endif

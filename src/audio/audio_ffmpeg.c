@@ -620,3 +620,13 @@ int scribe_audio_decode_memory(const void *data, size_t len, const scribe_audio_
   scribe_audio_source src = {&m, mem_read, mem_seek, (int64_t)len};
   return scribe_audio_decode(&src, p, out, err, errlen);
 }
+
+int scribe_audio_preload(char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  return SCRIBE_OK;
+}
+
+/* For the module build: the loader passes the program's log level on. */
+void scribe_audio_module_init(int log_level);
+void scribe_audio_module_init(int log_level) { scribe_log_set_level(log_level); }

@@ -16,6 +16,7 @@
 int scribe_engines_open(scribe_engines *e, const scribe_config *cfg, scribe_extract *shared_extract,
                         char *err, size_t errlen) {
   memset(e, 0, sizeof(*e));
+  if (scribe_audio_preload(err, errlen)) return SCRIBE_ECONFIG;
   scribe_stt_params sp = scribe_stt_default_params();
   sp.model_dir = cfg->pocketsphinx_model;
   sp.lm = cfg->pocketsphinx_lm;
