@@ -28,7 +28,7 @@
 extern const scribe_notify_backend scribe_notify_local;
 const scribe_notify_backend scribe_notify_sqlite;
 
-#define POLL_MS 50
+#define POLL_MS 20
 #define KEEP_MS (10 * 60 * 1000)
 
 typedef struct sqlite_notify {
