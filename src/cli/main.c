@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f) {
           "  transcribe FILE... transcribe and extract local audio files; prints result JSON\n"
           "  extract [FILE|-]   extract clinical data from a transcript; prints JSON\n"
           "  migrate            create or upgrade the PostgreSQL schema (postgres backends)\n"
+          "  user               manage accounts and API tokens (auth = on)\n"
           "  version            print the version\n\n"
           "Run `scribe <command> --help` for the options of a command.\n");
 }
@@ -324,6 +326,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "transcribe")) return cmd_transcribe(argc, argv);
   if (!strcmp(cmd, "extract")) return scribe_extract_cli(argc, argv);
   if (!strcmp(cmd, "migrate")) return cmd_migrate(argc, argv);
+  if (!strcmp(cmd, "user")) return scribe_user_cli(argc, argv);
   fprintf(stderr, "scribe: unknown command \"%s\"\n\n", cmd);
   usage(stderr);
   return 2;

@@ -36,25 +36,37 @@
   "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; img-src 'self' " \
   "data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-static const char *const allow_for_route[] = {
-    [ROUTE_NONE] = NULL,
-    [ROUTE_STATIC] = "GET, HEAD, OPTIONS",
-    [ROUTE_HEALTHZ] = "GET, HEAD, OPTIONS",
-    [ROUTE_READYZ] = "GET, HEAD, OPTIONS",
-    [ROUTE_CONFIG] = "GET, HEAD, OPTIONS",
-    [ROUTE_GET_UPLOAD_URL] = "GET, OPTIONS",
-    [ROUTE_UPLOAD] = "PUT, OPTIONS",
-    [ROUTE_UPLOAD_COMPLETE] = "POST, OPTIONS",
-    [ROUTE_RESULT] = "GET, HEAD, OPTIONS",
-    [ROUTE_WS] = "GET, OPTIONS",
-    [ROUTE_CONSULTATIONS] = "GET, HEAD, POST, OPTIONS",
-    [ROUTE_CONSULTATION] = "GET, HEAD, DELETE, OPTIONS",
-    [ROUTE_COMPLETE] = "POST, OPTIONS",
-    [ROUTE_PARTS] = "GET, HEAD, OPTIONS",
-    [ROUTE_PART] = "PUT, OPTIONS",
-    [ROUTE_PARTS_COMPLETE] = "POST, OPTIONS",
-    [ROUTE_API_NONE] = NULL,
+/* Every route: its methods and who may call it (http_internal.h).  No
+ * default: a route left out has ACCESS_UNDECLARED and is refused. */
+static const http_route_info route_table[ROUTE_COUNT] = {
+    [ROUTE_NONE] = {NULL, ACCESS_PUBLIC, false},
+    [ROUTE_STATIC] = {"GET, HEAD, OPTIONS", ACCESS_PUBLIC, false},
+    [ROUTE_HEALTHZ] = {"GET, HEAD, OPTIONS", ACCESS_PUBLIC, false},
+    [ROUTE_READYZ] = {"GET, HEAD, OPTIONS", ACCESS_PUBLIC, false},
+    [ROUTE_CONFIG] = {"GET, HEAD, OPTIONS", ACCESS_USER, false},
+    [ROUTE_GET_UPLOAD_URL] = {"GET, OPTIONS", ACCESS_USER, false},
+    [ROUTE_UPLOAD] = {"PUT, OPTIONS", ACCESS_SIGNED, false},
+    [ROUTE_UPLOAD_COMPLETE] = {"POST, OPTIONS", ACCESS_USER, false}, /* key in the body */
+    [ROUTE_RESULT] = {"GET, HEAD, OPTIONS", ACCESS_USER, true},
+    [ROUTE_WS] = {"GET, OPTIONS", ACCESS_USER, false},
+    [ROUTE_CONSULTATIONS] = {"GET, HEAD, POST, OPTIONS", ACCESS_USER, false},
+    [ROUTE_CONSULTATION] = {"GET, HEAD, DELETE, OPTIONS", ACCESS_USER, true},
+    [ROUTE_COMPLETE] = {"POST, OPTIONS", ACCESS_USER, true},
+    [ROUTE_PARTS] = {"GET, HEAD, OPTIONS", ACCESS_USER, true},
+    [ROUTE_PART] = {"PUT, OPTIONS", ACCESS_USER, true},
+    [ROUTE_PARTS_COMPLETE] = {"POST, OPTIONS", ACCESS_USER, true},
+    [ROUTE_API_NONE] = {NULL, ACCESS_PUBLIC, false},
+    [ROUTE_LOGIN] = {"POST, OPTIONS", ACCESS_PUBLIC, false},
+    [ROUTE_LOGOUT] = {"POST, OPTIONS", ACCESS_USER, false},
+    [ROUTE_ME] = {"GET, HEAD, OPTIONS", ACCESS_PUBLIC, false}, /* says who, if anyone */
 };
+
+const http_route_info *scribe_http_route_info(http_route route) {
+  static const http_route_info undeclared = {NULL, ACCESS_UNDECLARED, false};
+  if ((unsigned)route >= ROUTE_COUNT) return &undeclared;
+  return &route_table[route];
+}
+
 
 /* ---------------------------------------------------------------------- */
 /* Routing                                                                 */
@@ -120,6 +132,9 @@ static http_route match_route(const char *url, http_req *r) {
   if (strcmp(url, "/ws") == 0 || strcmp(url, "/api/v1/events") == 0) return ROUTE_WS;
   if (starts_with(url, "/upload/")) return take_param(r, url + 8) ? ROUTE_UPLOAD : ROUTE_NONE;
   if (starts_with(url, "/result/")) return take_param(r, url + 8) ? ROUTE_RESULT : ROUTE_NONE;
+  if (strcmp(url, "/api/v1/login") == 0) return ROUTE_LOGIN;
+  if (strcmp(url, "/api/v1/logout") == 0) return ROUTE_LOGOUT;
+  if (strcmp(url, "/api/v1/me") == 0) return ROUTE_ME;
   if (strcmp(url, "/api/v1/consultations") == 0 || strcmp(url, "/api/v1/consultations/") == 0)
     return ROUTE_CONSULTATIONS;
   if (starts_with(url, "/api/v1/consultations/")) {
@@ -147,7 +162,7 @@ static http_route match_route(const char *url, http_req *r) {
 
 /* Methods are case-sensitive (RFC 9110): "get" is not GET. */
 static bool method_allowed(http_route route, const char *m) {
-  const char *allow = allow_for_route[route];
+  const char *allow = scribe_http_route_info(route)->allow;
   if (!allow) return true; /* 404 routes answer whatever the method */
   size_t ml = strlen(m);
   for (const char *p = allow; *p;) {
@@ -356,7 +371,7 @@ static enum MHD_Result serve_static(http_call *c, const char *url) {
 /* OPTIONS: CORS preflight when Origin + Access-Control-Request-Method are
  * present, else a plain 204 with Allow. */
 static enum MHD_Result serve_options(http_call *c) {
-  const char *allow = allow_for_route[c->r->route];
+  const char *allow = scribe_http_route_info(c->r->route)->allow;
   if (!allow) return scribe_http_reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "not found");
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -367,7 +382,8 @@ static enum MHD_Result serve_options(http_call *c) {
   if (want && scribe_http_origin_listed(c->h->cors, c->h->ncors, origin)) {
     /* add_cors() adds Allow-Origin and Vary */
     MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Content-Type, Authorization, X-CSRF-Token");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
   }
   return scribe_http_reply(c, MHD_HTTP_NO_CONTENT, resp);
@@ -381,7 +397,7 @@ static enum MHD_Result method_not_allowed(http_call *c) {
                            "method not allowed");
   struct MHD_Response *resp = scribe_http_json_response(body, &c->r->bytes);
   if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, "Allow", allow_for_route[c->r->route]);
+  MHD_add_response_header(resp, "Allow", scribe_http_route_info(c->r->route)->allow);
   return scribe_http_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 }
 
@@ -403,7 +419,12 @@ static enum MHD_Result begin_request(http_call *c, const char *url) {
   r->limit = (uint64_t)cfg->max_json_bytes;
 
   bool options = is_method(c->method, "OPTIONS");
-  if (!options && !method_allowed(r->route, c->method)) {
+  bool allowed = options || method_allowed(r->route, c->method);
+  if (allowed && !options) { /* who may call it: before any body is read */
+    enum MHD_Result ret = MHD_NO;
+    if (!scribe_http_gate(c, &ret)) return ret;
+  }
+  if (!allowed) {
     defer_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed");
   } else if (!options && r->route == ROUTE_UPLOAD) {
     return scribe_http_upload_begin(c);
@@ -481,6 +502,12 @@ static enum MHD_Result end_request(http_call *c, const char *url) {
       return scribe_http_part_end(c);
     case ROUTE_PARTS_COMPLETE:
       return scribe_http_route_parts_complete(c);
+    case ROUTE_LOGIN:
+      return scribe_http_route_login(c);
+    case ROUTE_LOGOUT:
+      return scribe_http_route_logout(c);
+    case ROUTE_ME:
+      return scribe_http_route_me(c);
     case ROUTE_NONE:
     case ROUTE_API_NONE:
     default:
@@ -539,8 +566,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   if (SCRIBE_LOG_DEBUG < scribe_log_threshold) return;
   char line[512];
   vsnprintf(line, sizeof(line), fmt, ap);
-  for (char *p = strstr(line, "sig="); p; p = strstr(p, "sig="))
+  for (char *p = strstr(line, "sig="); p; p = strstr(p, "sig=")) /* sig=, osig= */
     for (p += 4; *p && *p != '&' && *p != ' ' && *p != '\''; p++) *p = '*';
+  for (char *p = strstr(line, "token="); p; p = strstr(p, "token=")) /* WebSocket ?token= */
+    for (p += 6; *p && *p != '&' && *p != ' ' && *p != '\''; p++) *p = '*';
   size_t n = strlen(line);
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
   LOG_DEBUG("mhd: %s", line);
@@ -598,7 +627,31 @@ scribe_http *scribe_http_start(scribe_app *app, const scribe_embedded_file *web,
   unsigned per_ip = max_conns / 2 ? max_conns / 2 : 1;
   int ws_max = (int)(max_conns / 2 ? max_conns / 2 : 1);
 
-  h->ws = scribe_ws_hub_create(app, ws_max, (int)cfg->max_json_depth, err, errlen);
+  if (!cfg->auth && !scribe_http_is_loopback(cfg->host)) {
+    snprintf(err, errlen,
+             "refusing to listen on %s without authentication: patient data would be open "
+             "to the network. Turn auth on (auth = on in the config file, SCRIBE_AUTH=on or "
+             "--auth on) and create an account with `scribe user add NAME --role admin`, "
+             "or listen on 127.0.0.1 only",
+             cfg->host);
+    goto fail;
+  }
+  if (cfg->auth) {
+    char path[4200];
+    if (scribe_auth_path(cfg->data_dir, path, sizeof(path))) {
+      snprintf(err, errlen, "data_dir too long");
+      goto fail;
+    }
+    h->auth = scribe_auth_open(path, err, errlen);
+    if (!h->auth) goto fail;
+    h->throttle = scribe_auth_throttle_create((int)cfg->auth_login_max_failures,
+                                              cfg->auth_lockout_seconds * 1000);
+    if (!h->throttle) {
+      snprintf(err, errlen, "out of memory");
+      goto fail;
+    }
+  }
+  h->ws = scribe_ws_hub_create(app, h->auth, ws_max, (int)cfg->max_json_depth, err, errlen);
   if (!h->ws) goto fail;
   if (pthread_mutex_init(&h->parts_lock, NULL) != 0) {
     snprintf(err, errlen, "cannot create a mutex");
@@ -635,13 +688,15 @@ scribe_http *scribe_http_start(scribe_app *app, const scribe_embedded_file *web,
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
   h->port = info ? (int)info->port : (int)cfg->port;
-  LOG_INFO("http listening on %s:%d (threads=%u, max_connections=%u)", cfg->host, h->port,
-           pool, max_conns);
+  LOG_INFO("http listening on %s:%d (threads=%u, max_connections=%u, auth=%s)", cfg->host,
+           h->port, pool, max_conns, cfg->auth ? "on" : "off");
   return h;
 
 fail:
   if (h->parts_lock_ready) pthread_mutex_destroy(&h->parts_lock);
   scribe_ws_hub_free(h->ws);
+  scribe_auth_throttle_free(h->throttle);
+  scribe_auth_close(h->auth);
   scribe_http_cache_free(h->docs);
   scribe_http_origins_free(h->cors, h->ncors);
   free(h);
@@ -661,6 +716,8 @@ void scribe_http_stop(scribe_http *h) {
   scribe_http_cache_free(h->docs);
   scribe_http_origins_free(h->cors, h->ncors);
   if (h->parts_lock_ready) pthread_mutex_destroy(&h->parts_lock);
+  scribe_auth_throttle_free(h->throttle);
+  scribe_auth_close(h->auth);
   LOG_INFO("http stopped");
   free(h);
 }

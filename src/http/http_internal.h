@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "auth/auth.h"
 #include "core/embed.h"
 #include "http/http.h"
 #include "http/http_cache.h"
@@ -64,8 +65,32 @@ typedef enum http_route {
   ROUTE_PARTS,         /* GET /api/v1/consultations/{id}/parts */
   ROUTE_PART,          /* PUT /api/v1/consultations/{id}/parts/{n} */
   ROUTE_PARTS_COMPLETE, /* POST /api/v1/consultations/{id}/parts/complete */
-  ROUTE_API_NONE       /* unknown path under /api/ (JSON 404) */
+  ROUTE_API_NONE,      /* unknown path under /api/ (JSON 404) */
+  ROUTE_LOGIN,         /* POST /api/v1/login */
+  ROUTE_LOGOUT,        /* POST /api/v1/logout */
+  ROUTE_ME,            /* GET /api/v1/me */
+  ROUTE_COUNT
 } http_route;
+
+/* Who may call a route (when auth is on; with auth off everything is
+ * open, as bound to loopback only).  UNDECLARED is 0 so that a route
+ * missing from the table is refused (500) and fails test_http_auth. */
+typedef enum http_access {
+  ACCESS_UNDECLARED = 0,
+  ACCESS_PUBLIC, /* anyone: health, static files, login */
+  ACCESS_SIGNED, /* the URL's signature is the capability (PUT /upload/{key}) */
+  ACCESS_USER,   /* any signed-in user; {id}/{key} must be theirs (admins: any) */
+  ACCESS_ADMIN,  /* admins only */
+} http_access;
+
+typedef struct http_route_info {
+  const char *allow; /* Allow header; NULL = answers 404 to every method */
+  http_access access;
+  bool owned;        /* the {id}/{key} path parameter names a consultation */
+} http_route_info;
+
+/* The row of route (the one table every request goes through). */
+const http_route_info *scribe_http_route_info(http_route route);
 
 typedef enum http_body { BODY_DISCARD = 0, BODY_JSON, BODY_UPLOAD } http_body;
 
@@ -86,6 +111,9 @@ struct scribe_http {
    * done (http_parts.c). */
   pthread_mutex_t parts_lock;
   bool parts_lock_ready;
+  /* access control (cfg->auth): NULL when auth is off */
+  scribe_auth *auth;
+  scribe_auth_throttle *throttle;
 };
 
 /* One request (MHD's con_cls); freed by the request-completed callback. */
@@ -112,6 +140,11 @@ typedef struct http_req {
   bool want_md5, want_sha256; /* checksums sent by the client (Content-MD5, X-Checksum-SHA256) */
   unsigned char md5_expected[16];
   unsigned char sha256_expected[32];
+  /* the caller, when auth is on and the route is not public */
+  bool authed;
+  bool via_cookie;
+  scribe_auth_principal who;
+  int64_t upload_owner; /* PUT /upload: the owner bound by the URL, 0 = none */
   /* error found while the body was arriving, sent once it is read */
   unsigned deferred_status;
   const char *deferred_code;
@@ -149,6 +182,29 @@ int scribe_http_base_url(http_call *c, bool ws, char **out);
 /* Request header / query argument (NULL when absent). */
 const char *scribe_http_header(http_call *c, const char *name);
 const char *scribe_http_arg(http_call *c, const char *name);
+
+/* ---- access control (http_auth.c) ---------------------------------------- */
+/* Authenticates and authorizes a request from its headers (first call):
+ * true when it may go on; false after queuing 401/403/404/500 (*ret). */
+bool scribe_http_gate(http_call *c, enum MHD_Result *ret);
+/* The one ownership check: SCRIBE_OK when the caller may see consultation
+ * key (auth off, an admin, or its owner), else SCRIBE_ENOTFOUND (answer
+ * 404: existence does not leak). */
+int scribe_http_authorize_key(http_call *c, const char *key);
+/* Records the caller as the owner of a new consultation (no-op when auth
+ * is off). */
+int scribe_http_set_owner(http_call *c, const char *key);
+/* Owner binding of a signed upload URL: appends "&owner=ID&osig=HMAC" to
+ * *url (realloc'd) for our own /upload/ URLs when auth is on. */
+int scribe_http_bind_owner(http_call *c, const char *key, char **url);
+/* Checks the owner binding of PUT /upload/{key}: SCRIBE_OK (r->upload_owner
+ * set) or SCRIBE_EFORBIDDEN.  SCRIBE_OK with no binding when auth is off. */
+int scribe_http_check_owner_binding(http_call *c, const char *key);
+enum MHD_Result scribe_http_route_login(http_call *c);
+enum MHD_Result scribe_http_route_logout(http_call *c);
+enum MHD_Result scribe_http_route_me(http_call *c);
+/* True when host resolves to loopback addresses only (127/8, ::1). */
+bool scribe_http_is_loopback(const char *host);
 
 /* ---- route handlers (http_routes.c, http_upload.c) ---------------------- */
 enum MHD_Result scribe_http_route_healthz(http_call *c);
@@ -225,7 +281,10 @@ bool scribe_http_origin_listed(char *const *list, size_t n, const char *origin);
 
 /* ---- WebSocket hub (ws.c) ------------------------------------------------ */
 /* Starts the WebSocket thread and subscribes to app->notify. */
-scribe_ws_hub *scribe_ws_hub_create(scribe_app *app, int max_conns, int max_json_depth,
+/* auth: owners of consultations when auth is on (subscriptions of
+ * clinicians are limited to their own), else NULL. */
+scribe_ws_hub *scribe_ws_hub_create(scribe_app *app, scribe_auth *auth, int max_conns,
+                                    int max_json_depth,
                                     char *err, size_t errlen);
 /* True when no more connections are accepted (full or stopping). */
 bool scribe_ws_hub_full(scribe_ws_hub *hub);

@@ -56,6 +56,10 @@ enum MHD_Result scribe_http_upload_begin(http_call *c) {
   if (rc)
     return scribe_http_reply_error(c, MHD_HTTP_FORBIDDEN, "forbidden",
                                    "invalid upload signature");
+  /* auth on: the URL also binds the consultation's owner */
+  if (scribe_http_check_owner_binding(c, r->param) != SCRIBE_OK)
+    return scribe_http_reply_error(c, MHD_HTTP_FORBIDDEN, "forbidden",
+                                   "invalid upload signature");
 
   uint64_t limit = (uint64_t)c->h->cfg->upload_max_bytes;
   if (signed_max >= 0 && (uint64_t)signed_max < limit) limit = (uint64_t)signed_max;
@@ -163,6 +167,11 @@ enum MHD_Result scribe_http_upload_end(http_call *c) {
   LOG_INFO("upload stored key=%s bytes=%" PRIu64, r->param, r->received);
 
   /* The signature proves we issued this key; recreate a missing record. */
+  if (r->upload_owner > 0) {
+    int64_t cur = 0;
+    if (scribe_auth_owner_get(c->h->auth, r->param, &cur) == SCRIBE_ENOTFOUND)
+      scribe_auth_owner_set(c->h->auth, r->param, r->upload_owner);
+  }
   rc = scribe_app_create(app, r->param, NULL);
   if (rc && rc != SCRIBE_EEXISTS) return scribe_http_reply_rc(c, rc);
   bool queued = false;

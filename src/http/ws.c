@@ -62,10 +62,14 @@ typedef struct ws_conn {
   int64_t ping_ms; /* when the last ping was queued, 0 = none */
   uint32_t interest;
   bool dead;
+  /* who opened it (auth on; authenticated at the upgrade) */
+  int64_t user_id;
+  bool admin;
 } ws_conn;
 
 struct scribe_ws_hub {
   scribe_app *app;
+  scribe_auth *auth; /* NULL: auth off */
   int max_conns;
   int max_json_depth;
   atomic_int nconns; /* pending + live */
@@ -158,6 +162,11 @@ void scribe_ws_hub_upgrade(void *cls, struct MHD_Connection *connection, void *c
   if (c) {
     c->hub = hub;
     c->fd = sock;
+    const http_req *r = con_cls;
+    if (r && r->authed) {
+      c->user_id = r->who.user_id;
+      c->admin = r->who.role == SCRIBE_ROLE_ADMIN;
+    }
     c->urh = urh;
     pthread_mutex_lock(&hub->mu);
     if (!hub->stopping && atomic_fetch_add(&hub->nconns, 1) < hub->max_conns) {
@@ -306,7 +315,21 @@ static json_t *snapshot_event(scribe_ws_hub *hub, const char *key) {
   return ev;
 }
 
+/* Subscriptions only to one's own consultations (admins: any); others look
+ * absent, as over HTTP. */
+static bool may_see(ws_conn *c, const char *key) {
+  scribe_ws_hub *hub = c->hub;
+  if (!hub->auth || c->admin) return true;
+  int64_t owner = 0;
+  return c->user_id > 0 && scribe_auth_owner_get(hub->auth, key, &owner) == SCRIBE_OK &&
+         owner == c->user_id;
+}
+
 static void handle_subscribe(ws_conn *c, const char *key) {
+  if (!may_see(c, key)) {
+    send_error(c, "not_found", "no such consultation");
+    return;
+  }
   if (find_sub(c, key) < 0) {
     if (c->nsubs >= SCRIBE_WS_MAX_SUBS) {
       send_error(c, "too_many_subscriptions", "at most 100 subscriptions per connection");
@@ -584,14 +607,15 @@ static void *hub_main(void *arg) {
 /* ---------------------------------------------------------------------- */
 /* Create / stop                                                           */
 
-scribe_ws_hub *scribe_ws_hub_create(scribe_app *app, int max_conns, int max_json_depth,
-                                    char *err, size_t errlen) {
+scribe_ws_hub *scribe_ws_hub_create(scribe_app *app, scribe_auth *auth, int max_conns,
+                                    int max_json_depth, char *err, size_t errlen) {
   scribe_ws_hub *hub = calloc(1, sizeof(*hub));
   if (!hub) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
   hub->app = app;
+  hub->auth = auth;
   hub->max_conns = max_conns > 0 ? max_conns : 1;
   hub->max_json_depth = max_json_depth > 0 ? max_json_depth : 32;
   hub->epfd = hub->evfd = -1;
