@@ -67,9 +67,32 @@ static const row table[] = {
      "seconds a signed upload URL stays valid"},
     {"signing_key", T_STR, OFF(signing_key), "", 0, 0, true,
      "HMAC key for upload URLs; empty = generated once into data_dir/signing.key"},
+    {"auth", T_BOOL, OFF(auth), "off", 0, 0, false,
+     "on: accounts, login and ownership (required off loopback); off: no login"},
+    {"auth_session_ttl", T_INT, OFF(auth_session_ttl), "43200", 60, 30 * 86400, false,
+     "seconds a web login session lasts"},
+    {"auth_token_ttl_days", T_INT, OFF(auth_token_ttl_days), "90", 1, 3650, false,
+     "default lifetime of an API token (scribe user token --days)"},
+    {"auth_login_max_failures", T_INT, OFF(auth_login_max_failures), "5", 1, 1000, false,
+     "failed logins per account or address before a lockout"},
+    {"auth_lockout_seconds", T_INT, OFF(auth_lockout_seconds), "30", 1, 86400, false,
+     "first login lockout; doubles per further failure (at most 1 hour)"},
     {"workers", T_INT, OFF(workers), "1", 0, 256, false,
      "in-process workers in `serve` (0 = none: use `scribe worker`)"},
-    {"stt", T_STR, OFF(stt), "pocketsphinx", 0, 0, false, "speech-to-text backend"},
+    {"stt", T_STR, OFF(stt), "pocketsphinx", 0, 0, false,
+     "speech-to-text backend: pocketsphinx or openai (any OpenAI-compatible server)"},
+    {"stt_url", T_STR, OFF(stt_url), "", 0, 0, false,
+     "openai stt: server base URL, e.g. http://127.0.0.1:9000/v1 or https://api.openai.com/v1"},
+    {"stt_api_key", T_STR, OFF(stt_api_key), "", 0, 0, true,
+     "openai stt: API key sent as a Bearer token (or OPENAI_API_KEY); empty = none"},
+    {"stt_model", T_STR, OFF(stt_model), "whisper-1", 0, 0, false,
+     "openai stt: model name sent to the server"},
+    {"stt_language", T_STR, OFF(stt_language), "", 0, 0, false,
+     "openai stt: ISO-639-1 language hint (en); empty = the server detects it"},
+    {"stt_prompt", T_STR, OFF(stt_prompt), "", 0, 0, false,
+     "openai stt: prompt with vocabulary hints (drug names); never put patient data here"},
+    {"stt_timeout", T_INT, OFF(stt_timeout), "300", 1, 86400, false,
+     "openai stt: seconds allowed per request (one chunk of at most 10 minutes of audio)"},
     {"extractor", T_STR, OFF(extractor), "rules", 0, 0, false, "clinical extraction backend"},
     {"audio_max_seconds", T_INT, OFF(audio_max_seconds), "14400", 1, 86400, false,
      "longest accepted recording"},
@@ -89,6 +112,8 @@ static const row table[] = {
     {"pocketsphinx_dict", T_STR, OFF(pocketsphinx_dict),
      "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict", 0, 0, false,
      "PocketSphinx pronunciation dictionary"},
+    {"pocketsphinx_domain", T_BOOL, OFF(pocketsphinx_domain), "true", 0, 0, false,
+     "PocketSphinx: add the medical dictionary and the consultation language model (on|off)"},
     {"lexicon_dir", T_STR, OFF(lexicon_dir), "", 0, 0, false,
      "directory of extraction lexicons; empty = the built-in ones"},
     {"log_level", T_LEVEL, OFF(log_level), "info", 0, 0, false, "debug, info, warn or error"},
@@ -377,6 +402,7 @@ void scribe_config_print_help(void *file) {
     for (char *p = flag + 2; *p; p++)
       if (*p == '_') *p = '-';
     fprintf(f, "  %-22s %s (default: %s)\n", flag, table[i].help,
-            table[i].secret ? "generated" : (*table[i].def ? table[i].def : "\"\""));
+            !strcmp(table[i].name, "signing_key") ? "generated"
+                                                   : (*table[i].def ? table[i].def : "\"\""));
   }
 }

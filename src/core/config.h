@@ -43,9 +43,21 @@ typedef struct scribe_config {
   int64_t upload_max_bytes;
   int64_t upload_url_ttl; /* seconds */
   char *signing_key;      /* secret; "" = generated once into data_dir */
+  /* access control (src/auth, docs/security.md) */
+  bool auth;                        /* off: no accounts (loopback only); on: login required */
+  int64_t auth_session_ttl;         /* seconds a web login session lasts */
+  int64_t auth_token_ttl_days;      /* default lifetime of an API token */
+  int64_t auth_login_max_failures;  /* failed logins before a lockout */
+  int64_t auth_lockout_seconds;     /* first lockout; doubles per further failure */
   /* pipeline */
   int64_t workers;
   char *stt;
+  char *stt_url;       /* remote stt: base URL (http://127.0.0.1:9000/v1) */
+  char *stt_api_key;   /* secret: remote stt API key; "" = $OPENAI_API_KEY or none */
+  char *stt_model;     /* remote stt: model name */
+  char *stt_language;  /* remote stt: language hint; "" = detect */
+  char *stt_prompt;    /* remote stt: vocabulary hints */
+  int64_t stt_timeout; /* remote stt: seconds per request */
   char *extractor;
   int64_t audio_max_seconds;
   bool keep_audio;
@@ -55,6 +67,7 @@ typedef struct scribe_config {
   char *pocketsphinx_model;
   char *pocketsphinx_lm;
   char *pocketsphinx_dict;
+  bool pocketsphinx_domain; /* medical dictionary + consultation LM (docs/speech.md) */
   char *lexicon_dir;
   char *log_level;
 } scribe_config;

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,11 +18,33 @@ int scribe_engines_open(scribe_engines *e, const scribe_config *cfg, scribe_extr
                         char *err, size_t errlen) {
   memset(e, 0, sizeof(*e));
   if (scribe_audio_preload(err, errlen)) return SCRIBE_ECONFIG;
+  /* The pocketsphinx_* keys go to PocketSphinx only, the stt_* keys to the
+   * remote engines. */
+  scribe_stt_params ps = scribe_stt_default_params();
+  ps.model_dir = cfg->pocketsphinx_model;
+  ps.lm = cfg->pocketsphinx_lm;
+  ps.dict = cfg->pocketsphinx_dict;
+  ps.domain = cfg->pocketsphinx_domain ? 0 : -1; /* on: when the build made its files */
   scribe_stt_params sp = scribe_stt_default_params();
-  sp.model_dir = cfg->pocketsphinx_model;
-  sp.lm = cfg->pocketsphinx_lm;
-  sp.dict = cfg->pocketsphinx_dict;
-  e->stt = scribe_stt_create(cfg->stt, &sp, err, errlen);
+  sp.url = cfg->stt_url;
+  sp.api_key = cfg->stt_api_key;
+  sp.model_name = cfg->stt_model;
+  sp.language = cfg->stt_language;
+  sp.prompt = cfg->stt_prompt;
+  sp.timeout_ms = cfg->stt_timeout > INT_MAX / 1000 ? INT_MAX : (int)(cfg->stt_timeout * 1000);
+  int is_ps = strcmp(cfg->stt, "pocketsphinx") == 0;
+  e->stt = scribe_stt_create(cfg->stt, is_ps ? &ps : &sp, err, errlen);
+  /* Fallback: a compiled-in engine other than PocketSphinx that cannot be
+   * created (no stt_url, ...) is replaced by PocketSphinx, with a warning and
+   * a note in every result.  An unknown engine name stays a configuration
+   * error, and so do failures at transcription time (a remote server that is
+   * down fails the job with a transient error; the worker retries it). */
+  if (!e->stt && !is_ps && scribe_stt_find(cfg->stt)) {
+    snprintf(e->stt_fallback, sizeof(e->stt_fallback), "%s", err && *err ? err : "create failed");
+    LOG_WARN("stt: engine \"%s\" unavailable (%s); falling back to pocketsphinx", cfg->stt,
+             e->stt_fallback);
+    e->stt = scribe_stt_create("pocketsphinx", &ps, err, errlen);
+  }
   if (!e->stt) return SCRIBE_ECONFIG;
   if (shared_extract) {
     e->extract = shared_extract;
@@ -135,6 +158,12 @@ int scribe_pipeline_run(scribe_engines *e, const scribe_config *cfg,
                 scribe_extract_name(e->extract), "versions", "scribe", SCRIBE_VERSION, "stt_model",
                 stt.model, "stt_engine", stt.engine, "extractor",
                 scribe_extract_version(e->extract)));
+  if (e->stt_fallback[0]) {
+    json_t *eo = json_object_get(out, "engine");
+    json_object_set_new(eo, "fallback", json_true());
+    json_object_set_new(eo, "fallback_from", json_string(cfg->stt));
+    json_object_set_new(eo, "fallback_reason", json_string(e->stt_fallback));
+  }
   json_object_set_new(out, "timings",
                       json_pack("{s:f,s:I,s:I,s:I,s:I}", "audio_seconds", audio->duration,
                                 "decode_ms", (json_int_t)(t1 - t0), "stt_ms",

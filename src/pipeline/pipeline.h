@@ -27,6 +27,9 @@ typedef int (*scribe_pipeline_progress_fn)(void *user_data, const char *stage, i
 typedef struct scribe_engines {
   scribe_stt *stt;
   scribe_extract *extract;
+  /* Non-empty when the configured stt engine could not be created and
+   * PocketSphinx runs instead: why (no secrets).  Results record it. */
+  char stt_fallback[256];
 } scribe_engines;
 
 /* Loads the engines named in cfg.  On failure err says which and why. */

@@ -11,10 +11,12 @@
 
 /* Each backend file exports one const methods object. */
 extern const scribe_stt_backend scribe_stt_pocketsphinx;
+extern const scribe_stt_backend scribe_stt_openai;
 
 /* NULL-terminated; the first entry is the default. */
 static const scribe_stt_backend *const backends[] = {
     &scribe_stt_pocketsphinx,
+    &scribe_stt_openai,
     NULL,
 };
 

@@ -83,7 +83,31 @@ typedef struct scribe_stt_params {
    * NULL or "" = the Debian en-us defaults next to the model dir. */
   const char *lm;
   const char *dict;
+  /* pocketsphinx: domain adaptation.  A medical pronunciation dictionary is
+   * added to dict, and a consultation language model is interpolated with lm
+   * (see docs/speech.md).  0 = on when its files are found (else the stock
+   * model, with a warning), 1 = on (create fails if the files are missing),
+   * -1 = off. */
+  int domain;
+  /* pocketsphinx: directory holding the domain files (medical.dict,
+   * consult.lm); NULL or "" = the one the build generated them in. */
+  const char *domain_dir;
   int threads; /* decoding threads for backends that use them; 0 = backend default */
+
+  /* Remote backends ("openai": any OpenAI-compatible
+   * /v1/audio/transcriptions server).  NULL/"" and 0 = defaults. */
+  const char *url;        /* base URL, e.g. "http://127.0.0.1:9000/v1" (required) */
+  const char *api_key;    /* sent as "Authorization: Bearer"; NULL/"" = $SCRIBE_STT_API_KEY,
+                           * then $OPENAI_API_KEY, then none.  Never logged. */
+  const char *model_name; /* "model" form field; default "whisper-1" */
+  const char *language;   /* ISO-639-1 hint ("en"); default none (server detects) */
+  const char *prompt;     /* "prompt" form field (vocabulary hints); default none */
+  int timeout_ms;         /* whole request, per chunk; default 300000 */
+  int connect_timeout_ms; /* default 10000 (never more than timeout_ms) */
+  int max_retries;        /* retries of a chunk on 429/5xx/timeouts/connection errors;
+                           * default 4; negative = none */
+  int retry_base_ms;      /* first backoff delay, doubling per retry; default 1000 */
+  double chunk_seconds;   /* longest audio sent in one request; default 600 */
 } scribe_stt_params;
 
 /* All fields NULL/0: every backend's defaults. */

@@ -28,9 +28,11 @@
 #include <sphinxbase/err.h>
 #include <sphinxbase/fe.h>
 #include <sphinxbase/feat.h>
+#include <sphinxbase/ngram_model.h>
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "stt/stt.h"
 
 #ifndef SCRIBE_PS_VERSION
@@ -40,6 +42,16 @@
 #define DEFAULT_HMM "/usr/share/pocketsphinx/model/en-us/en-us"
 #define DEFAULT_LM "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
 #define DEFAULT_DICT "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
+
+/* Where the build writes the domain files (scripts/stt, src/stt/CMakeLists.txt). */
+#ifndef SCRIBE_STT_DOMAIN_DIR
+#define SCRIBE_STT_DOMAIN_DIR "/usr/share/scribe/stt"
+#endif
+#define DOMAIN_DICT "medical.dict"
+#define DOMAIN_LM "consult.lm"
+/* Weight of the consultation model in the interpolation; the stock model
+ * keeps the rest.  See docs/speech.md for the measurements behind it. */
+#define DOMAIN_WEIGHT 0.02f
 
 #define FRAMES_PER_SECOND 100 /* PocketSphinx's -frate default */
 #define CEP_MAX 64            /* longest cepstrum we handle (the model's is 13) */
@@ -136,6 +148,66 @@ static int check_model(const char *hmm, const char *lm, const char *dict, char *
   return SCRIBE_OK;
 }
 
+/* ---- domain adaptation ------------------------------------------------- */
+
+/* Adds every "word PH ON ES" line of path ('#' lines skipped) that the
+ * dictionary lacks.  Returns the number of words added, or -1 when the file
+ * cannot be read or a line is malformed. */
+static int add_words(ps_decoder_t *ps, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[1024];
+  int added = 0, rc = 0;
+  while (fgets(line, sizeof(line), f)) {
+    size_t n = strlen(line);
+    if (n && line[n - 1] != '\n' && !feof(f)) { /* longer than any real entry */
+      rc = -1;
+      break;
+    }
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = '\0';
+    if (!n || line[0] == '#') continue;
+    char *sp = strchr(line, ' ');
+    if (!sp || sp == line || !sp[1]) {
+      rc = -1;
+      break;
+    }
+    *sp = '\0';
+    if (ps_lookup_word(ps, line)) continue; /* cmudict's own pronunciation wins */
+    if (ps_add_word(ps, line, sp + 1, FALSE) < 0) {
+      rc = -1;
+      break;
+    }
+    added++;
+  }
+  fclose(f);
+  return rc ? -1 : added;
+}
+
+/* Installs the interpolated stock + consultation model as the decoder's
+ * search.  Returns 0, or -1 with last_error set by sphinxbase. */
+static int set_domain_lm(ps_decoder_t *ps, cmd_ln_t *config, const char *lm, const char *dlm) {
+  logmath_t *lmath = ps_get_logmath(ps);
+  ngram_model_t *models[2] = {NULL, NULL}, *set = NULL;
+  char stock_name[] = "stock", domain_name[] = "consult";
+  char *names[2] = {stock_name, domain_name};
+  const float32 weights[2] = {1.0f - DOMAIN_WEIGHT, DOMAIN_WEIGHT};
+  int rc = -1;
+  models[0] = ngram_model_read(config, lm, NGRAM_AUTO, lmath);
+  if (!models[0]) goto done;
+  models[1] = ngram_model_read(config, dlm, NGRAM_AUTO, lmath);
+  if (!models[1]) goto done;
+  set = ngram_model_set_init(config, models, names, weights, 2);
+  if (!set) goto done;
+  if (ps_set_lm(ps, "domain", set) < 0 || ps_set_search(ps, "domain") < 0) goto done;
+  rc = 0;
+done:
+  /* The set and the search keep their own references. */
+  ngram_model_free(set);
+  ngram_model_free(models[0]);
+  ngram_model_free(models[1]);
+  return rc;
+}
+
 static void ps_stt_free(scribe_stt *stt) {
   ps_stt *s = (ps_stt *)stt;
   if (!s) return;
@@ -159,13 +231,34 @@ static scribe_stt *ps_stt_create(const scribe_stt_params *p, char *err, size_t e
   const char *dict = or_default(p->dict, DEFAULT_DICT);
   if (check_model(hmm, lm, dict, err, errlen)) return NULL;
 
+  /* Domain files: both or neither. */
+  const char *ddir = or_default(p->domain_dir, SCRIBE_STT_DOMAIN_DIR);
+  char ddict[4096], dlm[4096];
+  int domain = 0;
+  if (p->domain >= 0) {
+    int n1 = snprintf(ddict, sizeof(ddict), "%s/%s", ddir, DOMAIN_DICT);
+    int n2 = snprintf(dlm, sizeof(dlm), "%s/%s", ddir, DOMAIN_LM);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(ddict) || (size_t)n2 >= sizeof(dlm)) {
+      snprintf(err, errlen, "pocketsphinx: domain directory path too long");
+      return NULL;
+    }
+    domain = is_file(ddict) && is_file(dlm);
+    if (!domain && p->domain > 0) {
+      snprintf(err, errlen, "pocketsphinx: domain model not found in %s (%s, %s)", ddir,
+               DOMAIN_DICT, DOMAIN_LM);
+      return NULL;
+    }
+    if (!domain)
+      LOG_WARN("pocketsphinx: domain model not found in %s; using the stock model", ddir);
+  }
+
   ps_stt *s = calloc(1, sizeof(*s));
   if (!s) {
     snprintf(err, errlen, "pocketsphinx: out of memory");
     return NULL;
   }
-  snprintf(s->model, sizeof(s->model), "%s+%s+%s", base_name(hmm), base_name(lm),
-           base_name(dict));
+  snprintf(s->model, sizeof(s->model), "%s+%s%s+%s%s", base_name(hmm), base_name(lm),
+           domain ? "+" DOMAIN_LM : "", base_name(dict), domain ? "+" DOMAIN_DICT : "");
 
   last_error[0] = '\0';
   pthread_mutex_lock(&load_lock);
@@ -174,16 +267,32 @@ static scribe_stt *ps_stt_create(const scribe_stt_params *p, char *err, size_t e
    * went from 0.176 to 0.157 for ~30% more decoding time; wider still
    * (1e-70), a wider -wbeam or wider fwdflat beams gained nothing.
    * -remove_silence no: we segment ourselves and want frame numbers to be
-   * times. */
-  cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict,
+   * times.  With the domain model the decoder starts without a language
+   * model: the medical words go into the dictionary first, then the search
+   * is built once over the whole vocabulary. */
+  cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-dict", dict,
                                  "-remove_silence", "no", "-beam", "1e-60", "-pbeam", "1e-60",
                                  NULL);
+  if (config && !domain) cmd_ln_set_str_r(config, "-lm", lm);
   if (config) s->ps = ps_init(config);
+  const char *why = NULL;
+  if (s->ps && domain) {
+    int added = add_words(s->ps, ddict);
+    if (added < 0)
+      why = "cannot read the medical dictionary";
+    else if (set_domain_lm(s->ps, config, lm, dlm) < 0)
+      why = "cannot load the consultation language model";
+    if (why) {
+      ps_free(s->ps);
+      s->ps = NULL;
+    }
+  }
   if (config) cmd_ln_free_r(config); /* ps_init keeps its own reference */
   pthread_mutex_unlock(&load_lock);
   if (!s->ps) {
-    snprintf(err, errlen, "pocketsphinx: failed to load model %s: %s", hmm,
-             last_error[0] ? last_error : "unknown error");
+    snprintf(err, errlen, "pocketsphinx: failed to load model %s: %s%s%s", hmm,
+             why ? why : "", why && last_error[0] ? ": " : "",
+             last_error[0] ? last_error : (why ? "" : "unknown error"));
     free(s);
     return NULL;
   }
