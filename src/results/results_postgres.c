@@ -37,11 +37,11 @@
 #include "core/log.h"
 #include "queue/postgres.h"
 #include "results/results.h"
+#include "results/results_util.h"
 #include "storage/storage.h"
 
 #define LABEL "results postgres"
 #define POOL_SIZE 4
-#define CURSOR_MAX 2048
 
 /* The server's clock in epoch milliseconds (the statement's start). */
 #define NOW_MS "(floor(extract(epoch FROM now()) * 1000))::bigint"
@@ -83,162 +83,6 @@ static int run(pr_results *r, const char *op, const char *sql, int n, const char
 /* Rows an INSERT/UPDATE/DELETE changed. */
 static long changed(const PGresult *res) { return strtol(PQcmdTuples((PGresult *)res), NULL, 10); }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 when the
- * bytes there are not one (overlong forms, surrogates and values above
- * U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c < 0x80) return 1;
-  size_t len;
-  uint32_t cp, min;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2, cp = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, cp = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-static bool utf8_valid(const char *s) {
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-    if (!k) return false;
-    i += k;
-  }
-  return true;
-}
-
-/* Copy of s with every byte that is not part of a well-formed sequence
- * replaced by U+FFFD; the caller free()s it.  NULL when out of memory. */
-static char *utf8_repair(const char *s) {
-  size_t n = strlen(s);
-  if (n > (SIZE_MAX - 1) / 3) return NULL;
-  char *out = malloc(3 * n + 1);
-  if (!out) return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-    if (k) {
-      memcpy(out + o, s + i, k);
-      o += k;
-      i += k;
-    } else {
-      memcpy(out + o, "\xEF\xBF\xBD", 3);
-      o += 3;
-      i++;
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
-/* JSON string for a column value: null for NULL, repaired when needed. */
-static json_t *json_text(const unsigned char *s) {
-  if (!s) return json_null();
-  json_t *j = json_string((const char *)s);
-  if (j) return j;
-  char *fixed = utf8_repair((const char *)s);
-  j = fixed ? json_string(fixed) : NULL;
-  free(fixed);
-  return j;
-}
-
-/* RFC 3339 UTC with milliseconds: 2024-05-01T12:34:56.789Z */
-static json_t *json_time(int64_t ms) {
-  time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  int milli = (int)(ms - (int64_t)secs * 1000);
-  struct tm tm;
-  char buf[96]; /* room for any int the compiler can imagine */
-  if (!gmtime_r(&secs, &tm)) return json_null();
-  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
-  return json_string(buf);
-}
-
-/* Adds name=value to obj, stealing value; SCRIBE_ENOMEM on failure. */
-static int put(json_t *obj, const char *name, json_t *value) {
-  if (!value) return SCRIBE_ENOMEM;
-  return json_object_set_new(obj, name, value) == 0 ? SCRIBE_OK : SCRIBE_ENOMEM;
-}
-
-/* ---- cursors: base64url("<ms>:<key>") ---------------------------------- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *cursor_encode(int64_t ms, const char *key) {
-  char raw[32 + SCRIBE_STORAGE_KEY_MAX];
-  int n = snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, key);
-  if (n < 0 || (size_t)n >= sizeof(raw)) return NULL;
-  size_t len = (size_t)n;
-  char *out = malloc((len + 2) / 3 * 4 + 1);
-  if (!out) return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
-    if (i + 1 < len) v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
-    if (i + 2 < len) v |= (unsigned char)raw[i + 2];
-    out[o++] = b64[(v >> 18) & 63];
-    out[o++] = b64[(v >> 12) & 63];
-    if (i + 1 < len) out[o++] = b64[(v >> 6) & 63];
-    if (i + 2 < len) out[o++] = b64[v & 63];
-  }
-  out[o] = '\0';
-  return out;
-}
-
-static int b64_value(char c) {
-  const char *p = c ? strchr(b64, c) : NULL;
-  return p ? (int)(p - b64) : -1;
-}
-
-/* Parses a cursor into ms and key (key has SCRIBE_STORAGE_KEY_MAX+1 bytes).
- * SCRIBE_EINVAL for anything we did not produce. */
-static int cursor_decode(const char *cur, int64_t *ms, char *key) {
-  size_t n = strnlen(cur, CURSOR_MAX + 1);
-  if (n == 0 || n > CURSOR_MAX || n % 4 == 1) return SCRIBE_EINVAL;
-  unsigned char raw[CURSOR_MAX];
-  size_t len = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    int v = b64_value(cur[i]);
-    if (v < 0) return SCRIBE_EINVAL;
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      raw[len++] = (unsigned char)(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
-  }
-  if (acc != 0) return SCRIBE_EINVAL; /* non-canonical trailing bits */
-  size_t i = 0;
-  int64_t v = 0;
-  while (i < len && raw[i] >= '0' && raw[i] <= '9') {
-    if (i >= 15) return SCRIBE_EINVAL; /* more digits than any epoch ms */
-    v = v * 10 + (raw[i] - '0');
-    i++;
-  }
-  if (i == 0 || i >= len || raw[i] != ':') return SCRIBE_EINVAL;
-  size_t klen = len - i - 1;
-  if (klen == 0 || klen > SCRIBE_STORAGE_KEY_MAX) return SCRIBE_EINVAL;
-  memcpy(key, raw + i + 1, klen);
-  key[klen] = '\0';
-  if (!scribe_storage_key_valid(key)) return SCRIBE_EINVAL;
-  *ms = v;
-  return SCRIBE_OK;
-}
 
 /* ---- create / free ---------------------------------------------------- */
 
@@ -267,9 +111,9 @@ static scribe_results *pr_create(const scribe_results_params *p, char *err, size
 
 static int pr_insert(scribe_results *base, const char *key, const scribe_record_meta *meta) {
   pr_results *r = (pr_results *)base;
-  if ((meta->patient_id && !utf8_valid(meta->patient_id)) ||
-      (meta->owner && !utf8_valid(meta->owner)) ||
-      (meta->filename && !utf8_valid(meta->filename)))
+  if ((meta->patient_id && !scribe_results_utf8_valid(meta->patient_id)) ||
+      (meta->owner && !scribe_results_utf8_valid(meta->owner)) ||
+      (meta->filename && !scribe_results_utf8_valid(meta->filename)))
     return SCRIBE_EINVAL;
   const char *v[] = {key, scribe_status_name(SCRIBE_STATUS_UPLOADED), meta->patient_id,
                      meta->owner, meta->filename};
@@ -328,14 +172,14 @@ static int pr_get(scribe_results *base, const char *key, json_t **doc) {
     rc = SCRIBE_ENOMEM;
     goto out;
   }
-  if ((rc = put(merged, "audio_key", json_string(key))) ||
-      (rc = put(merged, "status", json_text(col_text(res, 0, 0)))) ||
-      (rc = put(merged, "stage_percent", json_integer(col_i64(res, 0, 1)))) ||
-      (rc = put(merged, "created_at", json_time(col_i64(res, 0, 2)))) ||
-      (rc = put(merged, "updated_at", json_time(col_i64(res, 0, 3)))) ||
-      (rc = put(merged, "error", json_text(col_text(res, 0, 4)))) ||
-      (rc = put(merged, "patient_id", json_text(col_text(res, 0, 5)))) ||
-      (rc = put(merged, "filename", json_text(col_text(res, 0, 6)))))
+  if ((rc = scribe_results_put(merged, "audio_key", json_string(key))) ||
+      (rc = scribe_results_put(merged, "status", scribe_results_json_text(col_text(res, 0, 0)))) ||
+      (rc = scribe_results_put(merged, "stage_percent", json_integer(col_i64(res, 0, 1)))) ||
+      (rc = scribe_results_put(merged, "created_at", scribe_results_json_time(col_i64(res, 0, 2)))) ||
+      (rc = scribe_results_put(merged, "updated_at", scribe_results_json_time(col_i64(res, 0, 3)))) ||
+      (rc = scribe_results_put(merged, "error", scribe_results_json_text(col_text(res, 0, 4)))) ||
+      (rc = scribe_results_put(merged, "patient_id", scribe_results_json_text(col_text(res, 0, 5)))) ||
+      (rc = scribe_results_put(merged, "filename", scribe_results_json_text(col_text(res, 0, 6)))))
     goto out;
   if (!PQgetisnull(res, 0, 7)) {
     json_error_t jerr;
@@ -369,8 +213,8 @@ static int pr_set_status(scribe_results *base, const char *key, scribe_status st
                          int percent, const char *error) {
   pr_results *r = (pr_results *)base;
   char *fixed = NULL;
-  if (error && !utf8_valid(error)) {
-    fixed = utf8_repair(error);
+  if (error && !scribe_results_utf8_valid(error)) {
+    fixed = scribe_results_utf8_repair(error);
     if (!fixed) return SCRIBE_ENOMEM;
     error = fixed;
   }
@@ -414,7 +258,7 @@ static int pr_list(scribe_results *base, int status, const char *cursor, int lim
   PGresult *res = NULL;
   int64_t after_ms = 0;
   char after_key[SCRIBE_STORAGE_KEY_MAX + 1];
-  if (cursor && cursor_decode(cursor, &after_ms, after_key) != SCRIBE_OK) return SCRIBE_EINVAL;
+  if (cursor && scribe_results_cursor_decode(cursor, &after_ms, after_key) != SCRIBE_OK) return SCRIBE_EINVAL;
   char ms[24], lim[16];
   snprintf(ms, sizeof(ms), "%lld", (long long)after_ms);
   snprintf(lim, sizeof(lim), "%d", limit + 1); /* one more tells whether a next page exists */
@@ -451,18 +295,18 @@ static int pr_list(scribe_results *base, int status, const char *cursor, int lim
       rc = SCRIBE_ENOMEM;
       goto out;
     }
-    if ((rc = put(it, "audio_key", json_text(col_text(res, i, 0)))) ||
-        (rc = put(it, "status", json_text(col_text(res, i, 1)))) ||
-        (rc = put(it, "stage_percent", json_integer(col_i64(res, i, 2)))) ||
-        (rc = put(it, "created_at", json_time(col_i64(res, i, 3)))) ||
-        (rc = put(it, "updated_at", json_time(col_i64(res, i, 4)))) ||
-        (rc = put(it, "patient_id", json_text(col_text(res, i, 5)))) ||
-        (rc = put(it, "error", json_text(col_text(res, i, 6)))) ||
-        (rc = put(it, "filename", json_text(col_text(res, i, 7)))))
+    if ((rc = scribe_results_put(it, "audio_key", scribe_results_json_text(col_text(res, i, 0)))) ||
+        (rc = scribe_results_put(it, "status", scribe_results_json_text(col_text(res, i, 1)))) ||
+        (rc = scribe_results_put(it, "stage_percent", json_integer(col_i64(res, i, 2)))) ||
+        (rc = scribe_results_put(it, "created_at", scribe_results_json_time(col_i64(res, i, 3)))) ||
+        (rc = scribe_results_put(it, "updated_at", scribe_results_json_time(col_i64(res, i, 4)))) ||
+        (rc = scribe_results_put(it, "patient_id", scribe_results_json_text(col_text(res, i, 5)))) ||
+        (rc = scribe_results_put(it, "error", scribe_results_json_text(col_text(res, i, 6)))) ||
+        (rc = scribe_results_put(it, "filename", scribe_results_json_text(col_text(res, i, 7)))))
       goto out;
   }
   if (rows > limit && count > 0) {
-    *next_cursor = cursor_encode(col_i64(res, count - 1, 3), PQgetvalue(res, count - 1, 0));
+    *next_cursor = scribe_results_cursor_encode(col_i64(res, count - 1, 3), PQgetvalue(res, count - 1, 0));
     if (!*next_cursor) {
       rc = SCRIBE_ENOMEM;
       goto out;
