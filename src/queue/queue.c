@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 
 extern const scribe_queue_backend scribe_queue_sqlite;
 extern const scribe_queue_backend scribe_queue_postgres;
@@ -31,21 +32,11 @@ scribe_queue_params scribe_queue_default_params(void) {
 }
 
 const scribe_queue_backend *scribe_queue_find(const char *name) {
-  if (!name) return NULL;
-  for (size_t i = 0; backends[i]; i++)
-    if (strcmp(backends[i]->name, name) == 0) return backends[i];
-  return NULL;
+  return scribe_registry_find((const void *const *)backends, name);
 }
 
 void scribe_queue_names(char *buf, size_t len) {
-  if (!buf || len == 0) return;
-  buf[0] = '\0';
-  size_t used = 0;
-  for (size_t i = 0; backends[i]; i++) {
-    int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", backends[i]->name);
-    if (n < 0 || (size_t)n >= len - used) return;
-    used += (size_t)n;
-  }
+  scribe_registry_names((const void *const *)backends, buf, len);
 }
 
 scribe_queue *scribe_queue_create(const char *name, const scribe_queue_params *p, char *err,

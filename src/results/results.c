@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 #include "storage/storage.h"
 
 #define LIST_LIMIT_MAX 500
@@ -48,21 +49,11 @@ scribe_results_params scribe_results_default_params(void) {
 }
 
 const scribe_results_backend *scribe_results_find(const char *name) {
-  if (!name) return NULL;
-  for (size_t i = 0; backends[i]; i++)
-    if (strcmp(backends[i]->name, name) == 0) return backends[i];
-  return NULL;
+  return scribe_registry_find((const void *const *)backends, name);
 }
 
 void scribe_results_names(char *buf, size_t len) {
-  if (!buf || len == 0) return;
-  buf[0] = '\0';
-  size_t used = 0;
-  for (size_t i = 0; backends[i]; i++) {
-    int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", backends[i]->name);
-    if (n < 0 || (size_t)n >= len - used) return;
-    used += (size_t)n;
-  }
+  scribe_registry_names((const void *const *)backends, buf, len);
 }
 
 scribe_results *scribe_results_create(const char *name, const scribe_results_params *p,

@@ -54,12 +54,6 @@ typedef struct pr_results {
 
 extern const scribe_results_backend scribe_results_postgres;
 
-/* Column-backed names in the merged document, in output order. */
-static const char *const column_fields[] = {
-    "audio_key", "status", "stage_percent", "created_at", "updated_at",
-    "error",     "patient_id", "filename",  NULL,
-};
-
 /* ---- helpers ---------------------------------------------------------- */
 
 static int64_t col_i64(const PGresult *res, int row, int col) {
@@ -129,12 +123,6 @@ static int pr_insert(scribe_results *base, const char *key, const scribe_record_
   return rc;
 }
 
-static bool is_column_field(const char *name) {
-  for (size_t i = 0; column_fields[i]; i++)
-    if (strcmp(column_fields[i], name) == 0) return true;
-  return false;
-}
-
 static int pr_stamp(scribe_results *base, const char *key, scribe_status *status,
                     int64_t *version) {
   pr_results *r = (pr_results *)base;
@@ -155,7 +143,7 @@ static int pr_stamp(scribe_results *base, const char *key, scribe_status *status
 
 static int pr_get(scribe_results *base, const char *key, json_t **doc) {
   pr_results *r = (pr_results *)base;
-  json_t *merged = NULL, *fields = NULL;
+  json_t *merged = NULL;
   PGresult *res = NULL;
   const char *v[] = {key};
   int rc = run(r, "get",
@@ -182,29 +170,14 @@ static int pr_get(scribe_results *base, const char *key, json_t **doc) {
       (rc = scribe_results_put(merged, "filename", scribe_results_json_text(col_text(res, 0, 6)))))
     goto out;
   if (!PQgetisnull(res, 0, 7)) {
-    json_error_t jerr;
-    fields = json_loadb(PQgetvalue(res, 0, 7), (size_t)PQgetlength(res, 0, 7), JSON_ALLOW_NUL,
-                        &jerr);
-    if (!json_is_object(fields)) {
-      /* Never expected: we only store objects.  Serve the columns. */
-      LOG_WARN(LABEL ": stored document is not a JSON object (line %d)", jerr.line);
-    } else {
-      const char *name;
-      json_t *value;
-      json_object_foreach(fields, name, value) {
-        if (is_column_field(name)) continue;
-        if (json_object_set(merged, name, value) != 0) {
-          rc = SCRIBE_ENOMEM;
-          goto out;
-        }
-      }
-    }
+    rc = scribe_results_merge_stored(merged, PQgetvalue(res, 0, 7),
+                                     (size_t)PQgetlength(res, 0, 7), LABEL);
+    if (rc) goto out;
   }
   *doc = merged;
   merged = NULL;
 out:
   PQclear(res);
-  json_decref(fields);
   json_decref(merged);
   return rc;
 }

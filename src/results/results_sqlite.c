@@ -74,12 +74,6 @@ typedef struct sr_results {
 
 extern const scribe_results_backend scribe_results_sqlite;
 
-/* Column-backed names in the merged document, in output order. */
-static const char *const column_fields[] = {
-    "audio_key", "status", "stage_percent", "created_at", "updated_at",
-    "error",     "patient_id", "filename",  NULL,
-};
-
 /* ---- helpers ---------------------------------------------------------- */
 
 static int64_t next_version(void) {
@@ -221,12 +215,6 @@ out:
   return rc;
 }
 
-static bool is_column_field(const char *name) {
-  for (size_t i = 0; column_fields[i]; i++)
-    if (strcmp(column_fields[i], name) == 0) return true;
-  return false;
-}
-
 /* Takes a free reader if there is one, else waits for the next in turn.
  * Returns it locked. */
 static sr_reader *reader_acquire(sr_results *r) {
@@ -264,7 +252,7 @@ static int sr_stamp(scribe_results *base, const char *key, scribe_status *status
 
 static int sr_get(scribe_results *base, const char *key, json_t **doc) {
   sr_results *r = (sr_results *)base;
-  json_t *merged = NULL, *fields = NULL;
+  json_t *merged = NULL;
   sr_reader *rd = reader_acquire(r);
   sqlite3_stmt *st = rd->get;
   int rc = SCRIBE_OK;
@@ -295,22 +283,9 @@ static int sr_get(scribe_results *base, const char *key, json_t **doc) {
     goto out;
   const char *text = (const char *)sqlite3_column_text(st, 7);
   if (text) {
-    json_error_t jerr;
-    fields = json_loads(text, JSON_ALLOW_NUL, &jerr);
-    if (!json_is_object(fields)) {
-      /* Never expected: we only store objects.  Serve the columns. */
-      LOG_WARN("results sqlite: stored document is not a JSON object (line %d)", jerr.line);
-    } else {
-      const char *name;
-      json_t *value;
-      json_object_foreach(fields, name, value) {
-        if (is_column_field(name)) continue;
-        if (json_object_set(merged, name, value) != 0) {
-          rc = SCRIBE_ENOMEM;
-          goto out;
-        }
-      }
-    }
+    rc = scribe_results_merge_stored(merged, text, (size_t)sqlite3_column_bytes(st, 7),
+                                     "results sqlite");
+    if (rc) goto out;
   }
   *doc = merged;
   merged = NULL;
@@ -318,7 +293,6 @@ out:
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   pthread_mutex_unlock(&rd->mu);
-  json_decref(fields);
   json_decref(merged);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "storage/storage.h"
 
 #define CURSOR_MAX SCRIBE_RESULTS_CURSOR_MAX
@@ -165,4 +166,38 @@ int scribe_results_cursor_decode(const char *cur, int64_t *ms, char *key) {
   if (!scribe_storage_key_valid(key)) return SCRIBE_EINVAL;
   *ms = v;
   return SCRIBE_OK;
+}
+
+/* Column-backed names in the merged document. */
+static const char *const column_fields[] = {
+    "audio_key", "status", "stage_percent", "created_at", "updated_at",
+    "error",     "patient_id", "filename",  NULL,
+};
+
+static bool is_column_field(const char *name) {
+  for (size_t i = 0; column_fields[i]; i++)
+    if (strcmp(column_fields[i], name) == 0) return true;
+  return false;
+}
+
+int scribe_results_merge_stored(json_t *merged, const char *text, size_t len, const char *who) {
+  json_error_t jerr;
+  json_t *fields = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+  int rc = SCRIBE_OK;
+  if (!json_is_object(fields)) {
+    /* Never expected: only objects are stored.  Serve the columns. */
+    LOG_WARN("%s: stored document is not a JSON object (line %d)", who, jerr.line);
+  } else {
+    const char *name;
+    json_t *value;
+    json_object_foreach(fields, name, value) {
+      if (is_column_field(name)) continue;
+      if (json_object_set(merged, name, value) != 0) {
+        rc = SCRIBE_ENOMEM;
+        break;
+      }
+    }
+  }
+  json_decref(fields);
+  return rc;
 }

@@ -29,4 +29,10 @@ char *scribe_results_cursor_encode(int64_t ms, const char *key);
  * SCRIBE_EINVAL when malformed. */
 int scribe_results_cursor_decode(const char *cur, int64_t *ms, char *key);
 
+/* Copies the members of a stored result document (JSON text of len
+ * bytes) into merged, skipping the column-backed names (audio_key, status,
+ * …) which the columns own.  A stored text that is not an object is logged
+ * (as `who`) and skipped.  SCRIBE_OK or SCRIBE_ENOMEM. */
+int scribe_results_merge_stored(json_t *merged, const char *text, size_t len, const char *who);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 
 extern const scribe_storage_backend scribe_storage_fs;
 extern const scribe_storage_backend scribe_storage_s3;
@@ -29,21 +30,11 @@ scribe_storage_params scribe_storage_default_params(void) {
 }
 
 const scribe_storage_backend *scribe_storage_find(const char *name) {
-  if (!name) return NULL;
-  for (size_t i = 0; backends[i]; i++)
-    if (strcmp(backends[i]->name, name) == 0) return backends[i];
-  return NULL;
+  return scribe_registry_find((const void *const *)backends, name);
 }
 
 void scribe_storage_names(char *buf, size_t len) {
-  if (!buf || len == 0) return;
-  buf[0] = '\0';
-  size_t used = 0;
-  for (size_t i = 0; backends[i]; i++) {
-    int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", backends[i]->name);
-    if (n < 0 || (size_t)n >= len - used) return; /* truncated, still NUL-terminated */
-    used += (size_t)n;
-  }
+  scribe_registry_names((const void *const *)backends, buf, len);
 }
 
 static bool key_char_ok(char c) {

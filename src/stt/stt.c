@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 
 /* Each backend file exports one const methods object. */
 extern const scribe_stt_backend scribe_stt_pocketsphinx;
@@ -30,22 +31,12 @@ const scribe_stt_backend *scribe_stt_backend_at(size_t i) {
 }
 
 const scribe_stt_backend *scribe_stt_find(const char *name) {
-  if (!name) return NULL;
-  for (size_t i = 0; backends[i]; i++)
-    if (backends[i]->version == SCRIBE_STT_BACKEND_VERSION && strcmp(backends[i]->name, name) == 0)
-      return backends[i];
-  return NULL;
+  const scribe_stt_backend *b = scribe_registry_find((const void *const *)backends, name);
+  return b && b->version == SCRIBE_STT_BACKEND_VERSION ? b : NULL;
 }
 
 void scribe_stt_names(char *buf, size_t len) {
-  if (!buf || !len) return;
-  buf[0] = '\0';
-  size_t used = 0;
-  for (size_t i = 0; backends[i]; i++) {
-    int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", backends[i]->name);
-    if (n < 0 || (size_t)n >= len - used) return; /* truncated, still terminated */
-    used += (size_t)n;
-  }
+  scribe_registry_names((const void *const *)backends, buf, len);
 }
 
 scribe_stt_params scribe_stt_default_params(void) {
